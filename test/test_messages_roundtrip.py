@@ -37,7 +37,7 @@ def test_action_command_roundtrip(ros_graph):
 def test_inference_telemetry_roundtrip(ros_graph):
     sent = InferenceTelemetry(policy='deer+skip', stop_reason='threshold', exit_index=2,
                               num_exits=6, layers_executed=6, layers_skipped=0, total_layers=12,
-                              gflops=7.75, avg_gflops=8.125, budget_avg_gflops=8.0,  # float32-exact
+                              gflops=7.75, avg_gflops=8.125, budget_avg_gflops=8.0,  # exact
                               deadline_ms=100.0, deadline_missed=False, max_resident_exit=5,
                               dropped_frames=7)
     got = _roundtrip(ros_graph, InferenceTelemetry, sent)
