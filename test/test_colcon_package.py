@@ -1,4 +1,4 @@
-"""The robot route: `colcon build` of this repository installs messages, Python package and executables."""
+"""The robot route: `colcon build` installs messages, the Python package and executables."""
 import os
 import pathlib
 import shutil
@@ -13,8 +13,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_colcon_build_installs_a_complete_ros_package(tmp_path):
     src = tmp_path / 'src' / 'deer_ros'
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns('.venv', 'build', '.git', 'runs',
-                                                                '__pycache__', '*.egg-info'))
+    ignore = shutil.ignore_patterns('.venv', 'build', '.git', 'runs', '__pycache__', '*.egg-info')
+    shutil.copytree(ROOT, src, ignore=ignore)
     prefix = sys.prefix
     env = dict(os.environ, AMENT_PREFIX_PATH=prefix, CMAKE_PREFIX_PATH=prefix)
     result = subprocess.run(
