@@ -1,0 +1,1 @@
+"""Demonstration data: the recording format, its readers and writers (no rclpy at import)."""

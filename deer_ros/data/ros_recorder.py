@@ -1,0 +1,148 @@
+"""ros_recorder: write the deer_ros recording format from live ROS 2 topics (e.g. teleoperation).
+
+Subscribes camera/static/image_raw, camera/gripper/image_raw (sensor-data QoS), instruction
+(std_msgs/String, latched) and action (deer_ros/ActionCommand), and, if present, episode_status
+(deer_ros/EpisodeStatus, from sim_node). Every non-hold action becomes one step, paired with the
+frames it was computed from (deer_ros.data.episode_buffer). An episode ends, and is written, when
+episode_status reports done, when the instruction changes, or on ~/end_episode (std_srvs/Trigger,
+success = true); ~/discard_episode drops it. Run: `python -m deer_ros.data.ros_recorder --ros-args
+-p output:=data/teleop`.
+"""
+import time
+from typing import List, Optional
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from deer_ros.data.episode_buffer import EpisodeBuffer
+from deer_ros.data.recording import write_episode
+from deer_ros.msg import ActionCommand, EpisodeStatus
+from deer_ros.sim.actions import from_command
+
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+PARAMETERS = {   # name: (default, description)
+    'output': ('data/recorded', 'Dataset directory (created; episodes are appended)'),
+    'task': ('teleop', 'Task name stored with each episode (sim_node status overrides it)'),
+    'use_gripper_camera': (True, 'Record camera/gripper/image_raw too'),
+    'fps': (10.0, 'Control rate written to the dataset index, Hz'),
+    'max_frame_age_s': (0.5, 'Skip an action whose newest frame is older than this, s'),
+    'save_failed': (False, 'Also write episodes that ended without success'),
+    'translation_scale_m': (0.02, 'Metres per model unit (as the publisher of action)'),
+    'rotation_scale_rad': (0.05, 'Radians per model unit (as the publisher of action)'),
+    'gripper_open_positive': (True, 'true: gripper +1 opens'),
+}
+
+
+def _ns(stamp) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+class RosRecorder(Node):
+    """Records episodes from the topics of a live graph."""
+
+    def __init__(self, **kwargs):
+        super().__init__('ros_recorder', **kwargs)
+        p = {name: self.declare_parameter(name, default).value
+             for name, (default, _) in PARAMETERS.items()}
+        self.p = p
+        from deer_ros.ros_io.image_codec import ImageDecoder
+        self.decoder = ImageDecoder(use_cv_bridge=False)
+        self.buffer = EpisodeBuffer(p['use_gripper_camera'], int(p['max_frame_age_s'] * 1e9))
+        self.buffer.task = p['task']
+        self.written: List[str] = []
+        self.create_subscription(Image, 'camera/static/image_raw',
+                                 lambda m: self._on_image('static', m), qos_profile_sensor_data)
+        if p['use_gripper_camera']:
+            self.create_subscription(Image, 'camera/gripper/image_raw',
+                                     lambda m: self._on_image('gripper', m),
+                                     qos_profile_sensor_data)
+        self.create_subscription(String, 'instruction', self._on_instruction, LATCHED)
+        self.create_subscription(ActionCommand, 'action', self._on_action, RELIABLE_10)
+        self.create_subscription(EpisodeStatus, 'episode_status', self._on_status, RELIABLE_10)
+        self.create_service(Trigger, '~/end_episode', self._on_end)
+        self.create_service(Trigger, '~/discard_episode', self._on_discard)
+        self.get_logger().info(f'recording into {p["output"]}')
+
+    def _on_image(self, camera: str, msg: Image) -> None:
+        try:
+            image = self.decoder.decode(msg)
+        except ValueError as exc:
+            self.get_logger().warning(f'{camera} image rejected: {exc}', throttle_duration_sec=5.0)
+            return
+        self.buffer.add_frame(camera, _ns(msg.header.stamp), image)
+
+    def _on_instruction(self, msg: String) -> None:
+        if msg.data != self.buffer.instruction and len(self.buffer):
+            self.end_episode(success=False, why='instruction changed')
+        self.buffer.instruction = msg.data
+
+    def _on_action(self, msg: ActionCommand) -> None:
+        if msg.hold:
+            return
+        t, r = msg.translation, msg.rotation
+        action = from_command([t.x, t.y, t.z], [r.x, r.y, r.z], msg.gripper,
+                              self.p['translation_scale_m'], self.p['rotation_scale_rad'],
+                              self.p['gripper_open_positive'])
+        stamp = _ns(msg.header.stamp) or self.get_clock().now().nanoseconds
+        self.buffer.add_action(stamp, np.clip(action, -1.0, 1.0))   # the format's range
+
+    def _on_status(self, msg: EpisodeStatus) -> None:
+        if msg.task:
+            self.buffer.task = msg.task
+        if msg.done:
+            self.end_episode(bool(msg.success), why='episode_status done',
+                             meta={'episode': int(msg.episode), 'steps': int(msg.step)})
+
+    def _on_end(self, request, response):
+        path = self.end_episode(success=True, why='~/end_episode')
+        response.success, response.message = path is not None, str(path or 'nothing recorded')
+        return response
+
+    def _on_discard(self, request, response):
+        episode = self.buffer.finish(False)
+        response.success = True
+        response.message = f'discarded {len(episode) if episode else 0} steps'
+        return response
+
+    def end_episode(self, success: bool, why: str, meta: Optional[dict] = None) -> Optional[str]:
+        """Close the current episode; write it if it has steps (and succeeded, or save_failed)."""
+        skipped = dict(self.buffer.stats.skipped)
+        episode = self.buffer.finish(success, dict(meta or {}, ended_by=why,
+                                                   wall_time=time.time()))
+        if episode is None:
+            return None
+        if not success and not self.p['save_failed']:
+            self.get_logger().info(f'episode of {len(episode)} steps not saved ({why}, failed)')
+            return None
+        path = write_episode(self.p['output'], episode, fps=self.p['fps'], source='ros_recorder')
+        self.written.append(str(path))
+        self.get_logger().info(f'wrote {path.name}: {len(episode)} steps, success={success} '
+                               f'({why}); skipped actions: {skipped or "none"}')
+        return str(path)
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    """Run the recorder until Ctrl-C (the episode in progress is not written)."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = RosRecorder()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

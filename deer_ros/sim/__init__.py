@@ -1,0 +1,1 @@
+"""MetaWorld simulation: a pure wrapper (no rclpy) and the sim_node that serves it over ROS 2."""

@@ -1,0 +1,171 @@
+"""A MetaWorld arm driven in the model's 7-D action convention, with two cameras (no rclpy).
+
+    sim = MetaWorldSim(SimConfig(static_size=96))
+    obs = sim.reset('drawer-open-v3', seed=0)          # obs.static, obs.gripper: (S, S, 3) uint8
+    result = sim.step(sim.expert_action())             # result.success, result.done
+
+One step = one MetaWorld control step (5 physics substeps of 2.5 ms = 12.5 ms of sim time;
+xyz +-1 moves the hand target 1 cm). The episode ends at success or after max_steps actions.
+"""
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from deer_ros.sim.actions import from_metaworld, to_metaworld
+from deer_ros.sim.cameras import CameraRig, use_headless_gl
+from deer_ros.sim.tasks import TaskSpec, get_task
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Rendering and episode settings of MetaWorldSim."""
+
+    static_size: int = 96      # static camera image side, pixels (square)
+    gripper_size: int = 96     # gripper camera image side, pixels (square)
+    max_steps: int = 0         # actions per episode; 0 = the task's own limit (TaskSpec.max_steps)
+
+    def __post_init__(self) -> None:
+        if not (8 <= self.static_size <= 1024 and 8 <= self.gripper_size <= 1024):
+            raise ValueError('image sizes must be within [8, 1024] pixels')
+        if self.max_steps < 0:
+            raise ValueError('max_steps must be >= 0')
+
+
+@dataclass
+class Observation:
+    """What the robot's sensors give after a reset or a step."""
+
+    static: np.ndarray         # (S, S, 3) uint8 RGB, static scene camera
+    gripper: np.ndarray        # (G, G, 3) uint8 RGB, wrist camera
+    task: str                  # MetaWorld environment name
+    instruction: str           # language instruction of the task
+    step: int                  # actions applied so far in this episode
+
+
+@dataclass
+class StepResult:
+    """The outcome of one applied action."""
+
+    observation: Observation
+    reward: float              # MetaWorld's shaped reward in [0, 10]
+    success: bool              # info['success'] of this step
+    done: bool                 # success, or the step limit reached
+    applied: np.ndarray        # (4,) MetaWorld action actually applied
+    clamped: bool = False      # the 7-D input was clipped or had non-finite values
+    info: Dict[str, Any] = field(default_factory=dict)
+
+
+class MetaWorldSim:
+    """One MetaWorld task at a time; environments are built on first use and then reused."""
+
+    def __init__(self, config: SimConfig = SimConfig()):
+        self.config = config
+        self._envs: Dict[str, Any] = {}
+        self._rig: Optional[CameraRig] = None
+        self._rig_task = ''
+        self._spec: Optional[TaskSpec] = None
+        self._expert: Any = None
+        self._obs_vec: Optional[np.ndarray] = None   # MetaWorld state observation (39,)
+        self.steps = 0
+        self.success = False
+        self.done = True
+
+    @property
+    def spec(self) -> TaskSpec:
+        """The current task (reset() first)."""
+        if self._spec is None:
+            raise RuntimeError('call reset(task, seed) first')
+        return self._spec
+
+    @property
+    def max_steps(self) -> int:
+        """The step limit of the current episode."""
+        return self.config.max_steps or self.spec.max_steps
+
+    @property
+    def control_dt_s(self) -> float:
+        """Simulated seconds per step (MetaWorld: 5 substeps x 2.5 ms = 12.5 ms)."""
+        return float(self._envs[self.spec.env_name].dt)
+
+    def reset(self, task: str, seed: int) -> Observation:
+        """Start an episode of task; object and goal positions follow from seed."""
+        spec = get_task(task)
+        env = self._env(spec)
+        env.seed(int(seed))
+        self._obs_vec, _ = env.reset()
+        self._spec, self.steps, self.success, self.done = spec, 0, False, False
+        self._expert = None
+        return self.observe()
+
+    def step(self, action: np.ndarray) -> StepResult:
+        """Apply one 7-D model action (rotations ignored) and return the new observation."""
+        if self.done:
+            raise RuntimeError('episode is done; call reset()')
+        converted = to_metaworld(action)
+        env = self._envs[self.spec.env_name]
+        self._obs_vec, reward, _, _, info = env.step(converted.metaworld)
+        self.steps += 1
+        self.success = bool(info.get('success', False))
+        self.done = self.success or self.steps >= self.max_steps
+        return StepResult(self.observe(), float(reward), self.success, self.done,
+                          converted.metaworld, converted.clamped, dict(info))
+
+    def observe(self) -> Observation:
+        """Render both cameras for the current state."""
+        static, gripper = self._camera_rig().render(self._envs[self.spec.env_name].data)
+        return Observation(static, gripper, self.spec.env_name, self.spec.instruction, self.steps)
+
+    def expert_action(self) -> np.ndarray:
+        """The scripted expert's action for the current state, in the 7-D model convention."""
+        if self._expert is None:
+            import metaworld.policies
+            self._expert = getattr(metaworld.policies, self.spec.expert)()
+        with warnings.catch_warnings():   # "Constant(s) may be too high": the env clips
+            warnings.simplefilter('ignore', UserWarning)
+            return from_metaworld(self._expert.get_action(self._obs_vec))
+
+    def close(self) -> None:
+        """Free the renderers and environments."""
+        if self._rig is not None:
+            self._rig.close()
+            self._rig = None
+        for env in self._envs.values():
+            env.close()
+        self._envs.clear()
+
+    def _env(self, spec: TaskSpec) -> Any:
+        if spec.env_name not in self._envs:
+            self._envs[spec.env_name] = make_env(spec.env_name, self.max_steps_for(spec))
+        return self._envs[spec.env_name]
+
+    def max_steps_for(self, spec: TaskSpec) -> int:
+        """The step limit this sim uses for a task."""
+        return self.config.max_steps or spec.max_steps
+
+    def _camera_rig(self) -> CameraRig:
+        if self._rig is None or self._rig_task != self.spec.env_name:
+            if self._rig is not None:
+                self._rig.close()   # one GL context at a time (OSMesa)
+            env = self._envs[self.spec.env_name]
+            self._rig = CameraRig(env.model, self.config.static_size, self.config.gripper_size)
+            self._rig_task = self.spec.env_name
+        return self._rig
+
+
+def make_env(env_name: str, max_steps: int) -> Any:
+    """A MetaWorld v3 env with goals observable and positions drawn from env.seed()."""
+    use_headless_gl()
+    from metaworld.env_dict import ALL_V3_ENVIRONMENTS
+    env = ALL_V3_ENVIRONMENTS[env_name]()
+    env._partially_observable = False      # goal position in the state (the experts need it)
+    try:
+        del env.sawyer_observation_space   # cached_property: recompute with the goal
+    except AttributeError:
+        pass
+    env._freeze_rand_vec = False           # new object/goal positions at each reset ...
+    env.seeded_rand_vec = True             # ... drawn from env.np_random (env.seed)
+    env._set_task_called = True
+    env.max_path_length = max(env.max_path_length, max_steps + 1)
+    return env

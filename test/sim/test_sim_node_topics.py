@@ -1,0 +1,100 @@
+"""sim_node over real rclpy topics: cameras, instruction, action-driven stepping, episodes."""
+import pytest
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from deer_ros.msg import ActionCommand, EpisodeStatus
+from deer_ros.sim.sim_node import SimNode
+
+pytestmark = pytest.mark.ros
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def _start_sim(graph, **overrides):
+    params = {'tasks': ['reach-v3'], 'episodes_per_task': 2, 'max_steps': 3, 'image_size': 32,
+              'gripper_image_size': 24, 'idle_publish_rate_hz': 10.0, **overrides}
+    node = SimNode(context=graph.context,
+                   parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    return graph.add(node)
+
+
+def _action(stamp, x=1.0, hold=False):
+    msg = ActionCommand()
+    msg.header.stamp = stamp
+    msg.translation.x = 0.02 * x
+    msg.gripper = 1.0
+    msg.hold = hold
+    return msg
+
+
+def test_sim_node_serves_cameras_steps_on_actions_and_cycles_episodes(ros_graph):
+    sim = _start_sim(ros_graph)
+    client = ros_graph.node('client')
+    static = ros_graph.collect(Image, 'camera/static/image_raw', qos_profile_sensor_data, client)
+    gripper = ros_graph.collect(Image, 'camera/gripper/image_raw', qos_profile_sensor_data, client)
+    instruction = ros_graph.collect(String, 'instruction', LATCHED, client)
+    status = ros_graph.collect(EpisodeStatus, 'episode_status', 10, client)
+    pub = client.create_publisher(ActionCommand, 'action', 10)
+    ros_graph.spin_until(lambda: static and gripper and instruction, 10, 'frames + instruction')
+    assert instruction[-1].data == 'reach the goal position'
+    s, g = static[-1], gripper[-1]
+    assert (s.height, s.width, s.encoding, s.step, len(s.data)) == (32, 32, 'rgb8', 96, 3072)
+    assert (g.height, g.width, g.header.frame_id) == (24, 24, 'gripper_camera')
+    assert s.header.frame_id == 'static_camera'
+
+    ros_graph.wait_for_subscribers(pub)
+    pub.publish(_action(s.header.stamp, hold=True))          # hold: no step
+    ros_graph.spin_for(0.3)
+    assert sim.sim.steps == 0
+
+    stamp = static[-1].header.stamp
+    pub.publish(_action(stamp))
+    ros_graph.spin_until(lambda: sim.sim.steps == 1, 5, 'one step')
+    pub.publish(_action(stamp))                              # stale: computed from old frame
+    ros_graph.spin_for(0.3)
+    assert sim.sim.steps == 1
+    assert any(m.step == 1 and not m.done for m in status)
+
+    for _ in range(2):                                       # reach max_steps = 3
+        steps = sim.sim.steps
+        ros_graph.spin_until(lambda: static[-1].header.stamp != stamp, 5, 'new frame')
+        stamp = static[-1].header.stamp
+        pub.publish(_action(stamp))
+        ros_graph.spin_until(lambda: sim.sim.steps != steps, 5, 'a step')
+    ros_graph.spin_until(lambda: any(m.done for m in status), 5, 'done status')
+    done = next(m for m in status if m.done)
+    assert (done.step, done.max_steps, done.success, done.episode) == (3, 3, False, 0)
+    ros_graph.spin_until(lambda: status[-1].episode == 1 and status[-1].step == 0, 5,
+                         'next episode')
+
+    reset = client.create_client(Trigger, '/sim_node/reset')
+    assert reset.wait_for_service(timeout_sec=5.0)
+    future = reset.call_async(Trigger.Request())
+    ros_graph.spin_until(future.done, 10, 'reset response')
+    assert future.result().success
+    assert sim.episode_index == 2 and sim.sim.steps == 0
+
+
+def test_sim_node_executable_exits_cleanly_on_sigint(ros_graph):
+    import os
+    import signal
+    import subprocess
+    import sys
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'deer_ros.sim.sim_node', '--ros-args', '-p', 'tasks:=[reach-v3]',
+         '-p', 'image_size:=32', '-p', 'idle_publish_rate_hz:=10.0'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    try:
+        frames = ros_graph.collect(Image, 'camera/static/image_raw', qos_profile_sensor_data)
+        ros_graph.spin_until(lambda: frames, 30, 'a frame from the sim_node process')
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert 'Traceback' not in out, out
