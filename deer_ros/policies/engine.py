@@ -1,0 +1,345 @@
+"""InferenceEngine: drives a SegmentModel frame by frame under the exit, skip and budget policies.
+
+Per frame: memory control (resident exit) -> vision encoding -> prior guidance (may this frame
+skip?) -> segments up to each allowed exit, each preceded by the deadline check -> the policy's
+exit decision -> post guidance (rerun without skipping on disagreement) -> commit the exit taken
+-> compute controller update. Everything decided is written into the returned StepRecord.
+"""
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from deer_ros.model.api import Candidate, SegmentModel
+from deer_ros.policies.budget import ComputeController, LatencyModel, MemoryController
+from deer_ros.policies.config import EngineConfig
+from deer_ros.policies.criterion import NEVER_EXIT, consistency_value, should_exit
+from deer_ros.policies.record import CandidateRecord, SkipInfo, StepRecord
+from deer_ros.policies.skipping import (Block, blocks_in, default_static_layers, prior_guidance,
+                                        skip_blocks)
+from deer_ros.telemetry import Telemetry, default_memory_source
+
+
+@dataclass
+class _Pass:
+    """Bookkeeping of one pass over the layers (a frame has two when post guidance reruns)."""
+
+    chosen: Optional[Candidate] = None
+    exit_index: int = -1
+    reason: str = ''
+    candidates: List[CandidateRecord] = field(default_factory=list)
+    executed: List[int] = field(default_factory=list)     # layers run
+    skipped: List[int] = field(default_factory=list)      # layers replaced by adapters
+    blocks: List[Block] = field(default_factory=list)
+    head_evals: int = 0
+
+
+class InferenceEngine:
+    """Per-frame inference under the policies of an EngineConfig; see the module docstring."""
+
+    def __init__(self, model: SegmentModel, config: EngineConfig,
+                 telemetry: Optional[Telemetry] = None) -> None:
+        self.model = model
+        self.telemetry = telemetry or Telemetry()
+        self.config = self._checked(config.validate())
+        self._pending: Optional[EngineConfig] = None
+        self.compute = ComputeController(self.config.budget_window)
+        self.latency = LatencyModel(self.config.latency_window, self.config.latency_percentile)
+        self.memory = MemoryController(self.telemetry.memory)
+        self._misses = deque(maxlen=self.config.budget_window)
+        self._actions: deque = deque(maxlen=128)
+        self._frame = 0
+        self._layer_gmacs: List[float] = []
+
+    # --- public API -------------------------------------------------------------------------
+    def reset(self, instruction: str) -> None:
+        """Start a rollout: new instruction, zero head state, empty action history."""
+        self.model.reset(instruction)
+        self._layer_gmacs = [float(x) for x in self.model.layer_gmacs()]
+        self._actions.clear()
+        self._frame = 0
+
+    def update_config(self, **changes) -> EngineConfig:
+        """Validate changes now (ValueError), apply them from the next frame; return the result."""
+        base = self._pending or self.config
+        self._pending = self._checked(base.updated(**changes))
+        return self._pending
+
+    @property
+    def full_gflops(self) -> float:
+        """GMAC of the full model: every layer up to the last exit and one head evaluation."""
+        gmacs = self._layer_gmacs or [float(x) for x in self.model.layer_gmacs()]
+        return float(sum(gmacs[:self.model.exit_layers[-1] + 1]) + self.model.head_gmacs)
+
+    def step(self, static: np.ndarray, gripper: Optional[np.ndarray] = None,
+             t_received: Optional[float] = None) -> StepRecord:
+        """Run one frame; t_received = time.monotonic() at the observation's arrival."""
+        cfg = self._apply_pending()
+        clock = self.telemetry.clock
+        t0 = clock()
+        t_ref = t0 if t_received is None else float(t_received)
+        if not self._layer_gmacs:
+            self._layer_gmacs = [float(x) for x in self.model.layer_gmacs()]
+        if (cfg.budget_gpu_memory_mb > 0 or cfg.memory_reserve_mb > 0) and \
+                self.memory.source is None:
+            self.memory.source = default_memory_source(cfg.memory_device_index)
+        mem = self.memory.update(self.model, self._top_exit(cfg), cfg.budget_gpu_memory_mb,
+                                 cfg.memory_reserve_mb, cfg.memory_hysteresis_mb,
+                                 cfg.memory_grow_patience, cfg.layer_memory_mb)
+        deepest, target = self._targets(cfg)
+        tv = clock()
+        frame = self.model.encode(static, gripper)
+        self.model.synchronize()
+        vision_ms = (clock() - tv) * 1e3
+        timing = _Timing(clock, t_ref, cfg, self.latency, vision_ms)
+
+        skip = SkipInfo(enabled=cfg.skip_enabled)
+        full_depth = False
+        blocks: List[Block] = []
+        if cfg.skip_enabled:
+            prior = prior_guidance(self._actions, cfg.skip_history, cfg.skip_continuity_min,
+                                   cfg.skip_gripper_window)
+            skip.allowed, skip.reason, skip.continuity = prior.allowed, prior.reason, \
+                prior.continuity
+            full_depth = prior.full_depth
+            if prior.allowed:
+                blocks = self._skip_plan(cfg)
+                if not blocks:
+                    skip.allowed, skip.reason = False, 'no_blocks'
+        thresholds = self._thresholds(cfg, full_depth)
+        first = self._run_pass(frame, cfg, deepest, target, blocks, thresholds, timing, 0)
+        passes = [first]
+        if first.skipped and cfg.skip_verify and first.reason != 'deadline':
+            self._post_guidance(frame, cfg, first, skip, timing)
+            if skip.rerun:
+                resume = min(a for a, _ in first.blocks)
+                passes.append(self._run_pass(frame, cfg, deepest, target, [], thresholds,
+                                             timing, resume))
+        final = passes[-1]
+        self.model.commit(final.chosen)
+        action = final.chosen.action
+        executed = sum(len(p.executed) for p in passes)
+        head_evals = sum(p.head_evals for p in passes) + (1 if skip.verify_layer is not None
+                                                          else 0)
+        gflops = sum(self._layer_gmacs[i] for p in passes for i in p.executed) + \
+            head_evals * float(self.model.head_gmacs)
+        skip.blocks = list(final.blocks)
+        self.compute.update(gflops, self._compute_target(cfg), self.full_gflops,
+                            cfg.budget_gain if cfg.policy == 'deer' else 0.0)
+        latency_ms = (clock() - t_ref) * 1e3
+        missed = cfg.budget_latency_ms > 0 and latency_ms > cfg.budget_latency_ms
+        self._misses.append(1.0 if missed else 0.0)
+        self._actions.append(action)
+        self._frame += 1
+        return StepRecord(
+            action=action, gripper_prob=float(final.chosen.gripper_prob),
+            exit_index=final.exit_index, layer=int(final.chosen.layer), policy=cfg.policy,
+            stop_reason=final.reason, layers_executed=executed,
+            layers_skipped=len(final.skipped), head_evals=head_evals, gflops=float(gflops),
+            avg_gflops=self.compute.window.mean, latency_ms=latency_ms, vision_ms=vision_ms,
+            llm_ms=timing.llm_ms, head_ms=timing.head_ms, deadline_ms=cfg.budget_latency_ms,
+            deadline_missed=bool(missed), deadline_miss_rate=float(np.mean(self._misses)),
+            resident_exit=int(self.model.resident_exit), deepest_allowed_exit=deepest,
+            gpu_memory_used_mb=float(mem.sample.process_mb), memory_active=mem.sample.active,
+            memory_action=mem.action, threshold_scale=self.compute.scale,
+            thresholds=thresholds, candidates=[c for p in passes for c in p.candidates],
+            skip=skip, frame_index=self._frame - 1)
+
+    # --- one pass over the segments -----------------------------------------------------------
+    def _run_pass(self, frame, cfg: EngineConfig, deepest: int, target: int,
+                  blocks: List[Block], thresholds: List[float], timing: '_Timing',
+                  valid_upto: int) -> _Pass:
+        model, exits = self.model, list(self.model.exit_layers)
+        out = _Pass()
+        deer = cfg.policy == 'deer'
+        evaluate_all = deer or cfg.budget_latency_ms > 0    # fallbacks for the deadline
+        ref: Optional[Candidate] = None
+        done = valid_upto
+        k = 0
+        while k <= target:
+            stop = exits[k] + 1
+            if not evaluate_all and k < target:      # fixed / full: one run to the target
+                k = target
+                continue
+            seg_blocks = blocks_in(blocks, done, stop)
+            skipped = sum(b - a for a, b in seg_blocks)
+            n_exec = max(0, stop - done - skipped)
+            if out.chosen is not None and not timing.segment_fits(k, n_exec):
+                out.reason = 'deadline'
+                return out
+            if stop > done:
+                timing.run_layers(model, frame, done, stop, seg_blocks, k, n_exec)
+                out.executed += [i for i in range(done, stop)
+                                 if not any(a <= i < b for a, b in seg_blocks)]
+                out.skipped += [i for a, b in seg_blocks for i in range(a, b)]
+                out.blocks += seg_blocks
+                done = stop
+            if deer and skipped and n_exec == 0 and k < target and out.candidates:
+                k += 1                                   # wholly skipped segment: no decision
+                continue
+            if deer and ref is None:
+                ref = timing.candidate(model, frame, 0)
+                out.head_evals += 1
+                out.candidates.append(CandidateRecord(-1, 0, _pose(ref), None))
+            cand = timing.candidate(model, frame, exits[k])
+            out.head_evals += 1
+            value = consistency_value(cand.pose, ref.pose, cfg.criterion) if deer else None
+            out.candidates.append(CandidateRecord(k, exits[k], _pose(cand), value))
+            out.chosen, out.exit_index, ref = cand, k, cand
+            if k == target:
+                out.reason = self._final_reason(cfg, k, deepest)
+                return out
+            if deer and should_exit(value, thresholds[k], False):
+                out.reason = 'threshold'
+                return out
+            k += 1
+        return out
+
+    def _post_guidance(self, frame, cfg: EngineConfig, first: _Pass, skip: SkipInfo,
+                       timing: '_Timing') -> None:
+        """Compare the skipped pass's action with the nearest static layer's head (ours)."""
+        layer = int(first.chosen.layer)
+        if not any(i <= layer for i in first.skipped):
+            return
+        # nearest static layer below the exit with an executed layer in between (with identity
+        # adapters a static layer followed only by skipped layers equals the exit's input)
+        static = [s for s in sorted(self._static_layers(cfg), reverse=True) if s < layer
+                  and any(s < i <= layer for i in first.executed)]
+        if not static:
+            return
+        s = static[0]
+        check = timing.candidate(self.model, frame, s)
+        skip.verify_layer = s
+        skip.verify_value = consistency_value(first.chosen.pose, check.pose, cfg.criterion)
+        skip.rerun = skip.verify_value > cfg.skip_verify_threshold
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _checked(self, cfg: EngineConfig) -> EngineConfig:
+        n_exits, n_layers = len(self.model.exit_layers), int(self.model.num_layers)
+        allowed = n_exits if cfg.max_exit < 0 else min(cfg.max_exit + 1, n_exits)
+        if cfg.policy == 'deer' and len(cfg.thresholds) < allowed - 1:
+            raise ValueError(f'policy deer needs {allowed - 1} thresholds (one per exit '
+                             f'before the deepest allowed), got {len(cfg.thresholds)}')
+        if cfg.fixed_exit >= n_exits or cfg.max_exit >= n_exits:
+            raise ValueError(f'fixed_exit/max_exit must be < {n_exits} exits')
+        if any(int(s) >= n_layers for s in cfg.static_layers):
+            raise ValueError(f'static_layers must be < num_layers={n_layers}')
+        return cfg
+
+    def _apply_pending(self) -> EngineConfig:
+        if self._pending is not None:
+            self.config, self._pending = self._pending, None
+            self.latency.configure(self.config.latency_window, self.config.latency_percentile)
+            self.compute.window.resize(self.config.budget_window)
+            self._misses = deque(self._misses, maxlen=self.config.budget_window)
+        return self.config
+
+    def _top_exit(self, cfg: EngineConfig) -> int:
+        last = len(self.model.exit_layers) - 1
+        return last if cfg.max_exit < 0 else min(cfg.max_exit, last)
+
+    def _targets(self, cfg: EngineConfig) -> Tuple[int, int]:
+        deepest = min(int(self.model.resident_exit), self._top_exit(cfg))
+        if cfg.policy == 'fixed' and cfg.fixed_exit >= 0:
+            return deepest, min(cfg.fixed_exit, deepest)
+        return deepest, deepest
+
+    def _final_reason(self, cfg: EngineConfig, k: int, deepest: int) -> str:
+        if cfg.policy == 'fixed' and (cfg.fixed_exit < 0 or k == cfg.fixed_exit):
+            return 'fixed'
+        if cfg.policy == 'full' and k == len(self.model.exit_layers) - 1:
+            return 'full'
+        return 'deepest_allowed'
+
+    def _thresholds(self, cfg: EngineConfig, full_depth: bool) -> List[float]:
+        if cfg.policy != 'deer':
+            return []
+        n = len(self.model.exit_layers)
+        base = list(cfg.thresholds[:n]) + [NEVER_EXIT] * max(0, n - len(cfg.thresholds))
+        if full_depth:
+            return [NEVER_EXIT] * n
+        return self.compute.scaled(base)
+
+    def _compute_target(self, cfg: EngineConfig) -> Optional[float]:
+        if cfg.budget_avg_gflops > 0:
+            return cfg.budget_avg_gflops
+        if cfg.budget_avg_fraction > 0:
+            return cfg.budget_avg_fraction * self.full_gflops
+        return None
+
+    def _static_layers(self, cfg: EngineConfig) -> List[int]:
+        n = int(self.model.num_layers)
+        return sorted(set(cfg.static_layers)) if cfg.static_layers else \
+            default_static_layers(n)
+
+    def _skip_plan(self, cfg: EngineConfig) -> List[Block]:
+        return skip_blocks(int(self.model.num_layers), self._static_layers(cfg),
+                           self.model.exit_layers)
+
+
+class _Timing:
+    """Measures this frame's segments and answers the deadline check."""
+
+    def __init__(self, clock, t_ref: float, cfg: EngineConfig, model: LatencyModel,
+                 vision_ms: float) -> None:
+        self.clock, self.t_ref, self.cfg, self.est = clock, t_ref, cfg, model
+        self.llm_ms = self.head_ms = 0.0
+        predicted = model.vision.value()
+        self.actual_ms, self.predicted_ms = vision_ms, (predicted or 0.0)
+        if predicted is None:
+            self.actual_ms = 0.0
+        model.vision.add(vision_ms)
+
+    @property
+    def slowdown(self) -> float:
+        """How much slower this frame runs than the estimates (>= 1)."""
+        if self.predicted_ms <= 0:
+            return 1.0
+        return max(1.0, self.actual_ms / self.predicted_ms)
+
+    def segment_fits(self, exit_index: int, layers: int) -> bool:
+        """True if running this segment (+ its head) would still meet the deadline."""
+        if self.cfg.budget_latency_ms <= 0:
+            return True
+        predicted = self.est.predict_segment(exit_index, layers)
+        if predicted is None:
+            return True
+        elapsed = (self.clock() - self.t_ref) * 1e3
+        budget = self.cfg.budget_latency_ms - self.cfg.latency_margin_ms
+        return elapsed + predicted * self.slowdown <= budget
+
+    def run_layers(self, model, frame, start: int, stop: int, blocks, exit_index: int,
+                   layers: int) -> None:
+        predicted = self.est.predict_segment(exit_index, layers, with_head=False)
+        t = self.clock()
+        model.run_layers(frame, start, stop, skip=blocks)
+        model.synchronize()
+        ms = (self.clock() - t) * 1e3
+        self.llm_ms += ms
+        if predicted is not None and layers > 0:
+            self.actual_ms += ms
+            self.predicted_ms += predicted
+        self.est.observe_segment(exit_index, layers, ms)
+
+    def candidate(self, model, frame, layer: int) -> Candidate:
+        predicted = self.est.head.value()
+        t = self.clock()
+        cand = model.candidate(frame, layer)
+        ms = (self.clock() - t) * 1e3
+        self.head_ms += ms
+        if predicted is not None:
+            self.actual_ms += ms
+            self.predicted_ms += predicted
+        self.est.head.add(ms)
+        return cand
+
+
+def _pose(cand: Candidate) -> List[float]:
+    return [float(x) for x in np.asarray(cand.pose).reshape(-1)[:6]]
+
+
+def expected_layers(records: List[StepRecord]) -> float:
+    """Mean layers executed over records (DeeR's 'average exit' in layers)."""
+    return float(np.mean([r.layers_executed for r in records])) if records else math.nan
