@@ -7,7 +7,7 @@ setup(
     description='Early-exit / layer-skipping VLA inference node for ROS 2 (DeeR-VLA, DySL-VLA)',
     license='Apache-2.0',
     packages=find_packages(include=['deer_ros', 'deer_ros.*']),
-    package_data={'deer_ros': ['py.typed']},
+    package_data={'deer_ros': ['py.typed', 'model/assets/tokenizer/*']},
     python_requires='>=3.10',
     extras_require={'test': ['pytest', 'pytest-timeout', 'flake8', 'pydocstyle', 'ruff']},
     entry_points={

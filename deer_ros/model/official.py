@@ -1,0 +1,180 @@
+"""Loader for the released DeeR-VLA checkpoints and the files they lean on.
+
+A DeeR .pth holds (after stripping `module.`) perceiver, wte, the gated cross-attention layers
+(twice: `transformer.blocks.{i}.gated_cross_attn_layer` and the `gated_cross_attn_layers.{i}`
+alias), the frozen MPT blocks under the `old_decoder_blocks.{i}` alias, the heads, and the head
+layout fields. What it lacks comes from the OpenFlamingo checkpoint, then the base MPT weights,
+and CLIP from an open_clip checkpoint (precedence DeeR > OpenFlamingo > base). Files are read
+with weights_only=True or safetensors: no pickled code runs.
+"""
+import pathlib
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from safetensors.torch import load_file
+
+from deer_ros.model.accounting import LoadReport, check, expected_shapes, layer_index, load_into
+from deer_ros.model.build import preset_config
+from deer_ros.model.config import DeerConfig, default_exits
+from deer_ros.model.flamingo import DeerVLA
+from deer_ros.model.tokenizer import load_tokenizer
+
+BLOCKS = 'lang_encoder.transformer.blocks'
+# DeeR's readout fields and the defaults eval_calvin.py uses when a field is absent.
+HEAD_DEFAULTS = {'dropout_mode': 'wo_last', 'mlp_layernorm': False, 'lstm_layernorm': False,
+                 'mlp_num_hidden_layers': 3, 'lstm_num_layers': 4, 'pooling': 'max'}
+# transformers / MPT-7B block names -> MosaicGPT names
+_DECODER_RENAMES = (('norm_1.', 'ln_1.'), ('norm_2.', 'ln_2.'), ('ffn.up_proj.', 'mlp.mlp_up.'),
+                    ('ffn.down_proj.', 'mlp.mlp_down.'))
+_KEEP = ('perceiver.', 'extra_exit.', 'vision_encoder.visual.', 'lang_encoder.transformer.wte.')
+_IGNORE = ('lm_head.', 'lm_exit_modules.', 'lang_encoder.lm_head.',
+           'lang_encoder.transformer.ln_f.', 'lang_encoder.transformer.norm_f.', 'vision_encoder.')
+_ALIAS_XATTN = re.compile(r'lang_encoder\.gated_cross_attn_layers\.(\d+)\.(.*)')
+_ALIAS_BLOCK = re.compile(r'lang_encoder\.old_decoder_blocks\.(\d+)\.(.*)')
+_OURS_BLOCK = re.compile(r'lang_encoder\.transformer\.blocks\.(\d+)\.(gated_cross_attn_layer|'
+                         r'decoder_layer)\.(.*)')
+_MPT_BLOCK = re.compile(r'(?:model\.)?transformer\.blocks\.(\d+)\.(.*)')
+
+
+@dataclass
+class OfficialLoad:
+    """Result of load_official: the model (CPU, fp32), its tokenizer and the accounting."""
+
+    model: DeerVLA
+    tokenizer: Any
+    report: LoadReport
+
+
+def _decoder(rest: str) -> str:
+    for old, new in _DECODER_RENAMES:
+        if rest.startswith(old):
+            return new + rest[len(old):]
+    return rest
+
+
+def deer_key(key: str) -> Optional[str]:
+    """Our name for a DeeR/OpenFlamingo key, '' for known-unused keys, None if unknown."""
+    key = key[len('module.'):] if key.startswith('module.') else key
+    if m := _ALIAS_XATTN.fullmatch(key):
+        return f'{BLOCKS}.{m.group(1)}.gated_cross_attn_layer.{m.group(2)}'
+    if m := _ALIAS_BLOCK.fullmatch(key):
+        return f'{BLOCKS}.{m.group(1)}.decoder_layer.{_decoder(m.group(2))}'
+    if m := _OURS_BLOCK.fullmatch(key):
+        rest = _decoder(m.group(3)) if m.group(2) == 'decoder_layer' else m.group(3)
+        return f'{BLOCKS}.{m.group(1)}.{m.group(2)}.{rest}'
+    if key.startswith(_KEEP):
+        return key
+    return '' if key.startswith(_IGNORE) else None
+
+
+def mpt_key(key: str) -> Optional[str]:
+    """Our name for a base MPT (HF) key, '' for known-unused keys, None if unknown."""
+    if m := _MPT_BLOCK.fullmatch(key):
+        return f'{BLOCKS}.{m.group(1)}.decoder_layer.{_decoder(m.group(2))}'
+    if key in ('transformer.wte.weight', 'model.transformer.wte.weight'):
+        return 'lang_encoder.transformer.wte.weight'
+    return '' if re.match(r'(model\.)?(transformer\.(ln_f|norm_f)|lm_head)\.', key) else None
+
+
+def clip_key(key: str) -> Optional[str]:
+    """Our name for an open_clip checkpoint key; the text tower is known-unused."""
+    if key.startswith('visual.'):
+        return 'vision_encoder.' + key
+    return deer_key(key) if key.startswith(('module.', 'vision_encoder.')) else ''
+
+
+def read_state(path: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
+    """(tensors, other top-level fields) of a .pth/.pt/.bin/.safetensors file or a HF dir."""
+    p = pathlib.Path(path)
+    if p.is_dir():
+        files = sorted(p.glob('*.safetensors')) or sorted(p.glob('pytorch_model*.bin'))
+        if not files:
+            raise FileNotFoundError(f'{path}: no *.safetensors or pytorch_model*.bin inside')
+        merged: Dict[str, torch.Tensor] = {}
+        for f in files:
+            merged.update(read_state(str(f))[0])
+        return merged, {}
+    if p.suffix == '.safetensors':
+        return load_file(str(p)), {}
+    try:
+        obj = torch.load(str(p), map_location='cpu', weights_only=True, mmap=True)
+    except RuntimeError:      # legacy (non-zip) files cannot be memory-mapped
+        obj = torch.load(str(p), map_location='cpu', weights_only=True)
+    for field in ('model_state_dict', 'state_dict', 'model'):
+        if isinstance(obj, dict) and isinstance(obj.get(field), dict):
+            return obj[field], {k: v for k, v in obj.items() if k != field}
+    return obj, {}
+
+
+def config_from_fields(base: DeerConfig, fields: Dict[str, Any]) -> DeerConfig:
+    """Apply DeeR's saved head/exit fields to a preset (legacy `layernorm` wins)."""
+    head = {k: fields.get(k, v) for k, v in HEAD_DEFAULTS.items()}
+    if 'layernorm' in fields:
+        head['mlp_layernorm'] = fields['layernorm']
+    for name in ('exit_dropout', 'lstm_dropout'):
+        if name in fields:
+            head[name] = fields[name]
+    cfg = replace(base, head=replace(base.head, **head))
+    last = int(fields.get('early_exit_layer', -1))
+    n_layers = last + 1 if last >= 0 else base.lm.n_layers
+    interval = int(fields.get('exit_interval', 1))
+    return replace(cfg, lm=replace(cfg.lm, n_layers=n_layers),
+                   exit_layers=default_exits(n_layers, interval))
+
+
+def load_official(deer_path: str, preset: str = 'deer-3b',
+                  tokenizer_path: Optional[str] = None, clip_path: Optional[str] = None,
+                  openflamingo_path: Optional[str] = None, mpt_path: Optional[str] = None,
+                  max_exit: Optional[int] = None) -> OfficialLoad:
+    """Build `preset` with the DeeR file's head layout and fill it strictly from the files."""
+    tokenizer = load_tokenizer(tokenizer_path)
+    deer, fields = read_state(deer_path)
+    base = replace(preset_config(preset), lm=replace(preset_config(preset).lm,
+                                                     vocab_size=len(tokenizer)))
+    cfg = config_from_fields(base, fields)
+    if max_exit is not None:
+        cfg = cfg.truncated(max_exit)
+    with torch.device('meta'):
+        model = DeerVLA(cfg)
+    expected = expected_shapes(model)
+    sources: List[Tuple[str, Dict[str, torch.Tensor], Any]] = [('deer', deer, deer_key)]
+    for name, path, rule in (('openflamingo', openflamingo_path, deer_key),
+                             ('mpt', mpt_path, mpt_key), ('clip', clip_path, clip_key)):
+        if path:
+            sources.append((name, read_state(path)[0], rule))
+    report = LoadReport()
+    weights = _merge(sources, expected, cfg.lm.n_layers, report)
+    check(expected, weights, report)
+    load_into(model, weights)
+    return OfficialLoad(model, tokenizer, report)
+
+
+def _merge(sources: List[Tuple[str, Dict[str, torch.Tensor], Any]],
+           expected: Dict[str, Tuple[int, ...]], n_layers: int,
+           report: LoadReport) -> Dict[str, torch.Tensor]:
+    weights: Dict[str, torch.Tensor] = {}
+    vocab = expected['lang_encoder.transformer.wte.weight'][0]
+    for source, tensors, rule in sources:
+        taken = 0
+        for key, value in tensors.items():
+            ours = rule(key)
+            if ours is None:
+                report.unexpected.append(f'{source}:{key}')
+                continue
+            layer = layer_index(ours) if ours else None
+            if ours == '' or (layer is not None and layer >= n_layers):
+                report.ignored.append(f'{source}:{key}')
+                continue
+            if ours not in expected:
+                report.unexpected.append(f'{source}:{key}')
+                continue
+            if ours in weights:
+                continue                     # a higher-precedence source (or alias) won
+            if source == 'mpt' and ours.endswith('wte.weight') and value.shape[0] > vocab:
+                value = value[:vocab]        # resize_token_embeddings keeps the first rows
+            weights[ours] = value.float() if value.is_floating_point() else value
+            taken += 1
+        report.sources[source] = taken
+    return weights

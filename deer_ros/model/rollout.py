@@ -1,0 +1,256 @@
+"""ModelRollout: segment-wise execution of DeerVLA for one rollout (deer_ros.model.api).
+
+The policies decide how far to run; this class only executes what it is asked, keeps every
+layer output of the current frame, evaluates the shared head without side effects, and moves
+layers on and off the device for the memory cap.
+"""
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from deer_ros.model.adapters import AdapterRegistry, Block
+from deer_ros.model.api import Candidate
+from deer_ros.model.flamingo import DeerVLA
+from deer_ros.model.flops import head_macs, layer_macs, vision_macs
+from deer_ros.model.head import LSTMState
+from deer_ros.model.tokenizer import MEDIA, prompt
+from deer_ros.model.vision import preprocess
+
+# autocast dtype per precision name (weights stay fp32); 'amp' is DeeR's eval: fp16 on CUDA
+PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16, 'amp': 'amp'}
+DEFAULT_TOKENS = 14     # token count assumed for cost estimates before the first reset()
+
+
+def resolve_device(device: Optional[str] = None) -> torch.device:
+    """`device` or, when None/'auto', CUDA if available else CPU."""
+    if device in (None, 'auto'):
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return torch.device(device)
+
+
+@dataclass
+class Frame:
+    """One observation: media tokens, the prompt embedding and each computed layer output."""
+
+    media: torch.Tensor                  # (1, 1, V, d_v) perceiver tokens, static then gripper
+    media_locations: torch.Tensor        # (1, L) bool, True at <image>
+    bias: torch.Tensor                   # (H, L, L) ALiBi + causal bias, fp32
+    embedding: torch.Tensor              # (1, L, d) token embeddings (input of layer 0)
+    outputs: List[torch.Tensor] = field(default_factory=list)   # outputs[i]: layer i, (1, L, d)
+
+    @property
+    def layers_done(self) -> int:
+        """Number of layers whose output is available (the next layer to run)."""
+        return len(self.outputs)
+
+
+class ModelRollout:
+    """Implements deer_ros.model.api.SegmentModel on a DeerVLA (any preset, any device)."""
+
+    def __init__(self, model: DeerVLA, tokenizer: Any, device: Optional[str] = None,
+                 precision: str = 'fp32', resident_exit: Optional[int] = None):
+        if precision not in PRECISIONS:
+            raise ValueError(f'precision must be one of {sorted(PRECISIONS)}')
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.config = model.cfg
+        self.tokenizer = tokenizer
+        self.precision = precision
+        self.num_layers = model.cfg.lm.n_layers
+        self.exit_layers: Tuple[int, ...] = model.cfg.exit_layers
+        self.adapters = AdapterRegistry().to(self.device)
+        self.media_token_id = int(tokenizer.convert_tokens_to_ids(MEDIA))
+        self._offload = torch.device('cpu') if self.device.type != 'cpu' else torch.device('meta')
+        self._host: Dict[int, Dict[str, torch.Tensor]] = {}
+        self._resident = len(self.exit_layers) - 1
+        self._instruction: Optional[str] = None
+        self._ids: Optional[torch.Tensor] = None
+        self._state: Optional[LSTMState] = None
+        self._cameras = 2
+        if resident_exit is not None:
+            self.set_resident_exit(resident_exit)
+
+    # -- rollout state -------------------------------------------------------------------
+    def reset(self, instruction: str) -> None:
+        """Start a new rollout: tokenise the instruction (if new), zero the head state."""
+        if instruction != self._instruction:
+            ids = self.tokenizer(prompt(instruction, self.tokenizer.eos_token))['input_ids']
+            self._ids = torch.tensor([ids], dtype=torch.long, device=self.device)   # (1, L)
+            self._instruction = instruction
+        self._state = None
+
+    @property
+    def instruction(self) -> Optional[str]:
+        """The current instruction (None before the first reset)."""
+        return self._instruction
+
+    @property
+    def num_tokens(self) -> int:
+        """Prompt length L of the current instruction."""
+        return DEFAULT_TOKENS if self._ids is None else int(self._ids.shape[1])
+
+    def _autocast(self) -> Any:
+        dtype = PRECISIONS[self.precision]
+        if dtype == 'amp':
+            dtype = torch.float16 if self.device.type == 'cuda' else None
+        return torch.autocast(self.device.type, dtype=dtype or torch.float32,
+                              enabled=dtype is not None)
+
+    # -- execution -------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, static: np.ndarray, gripper: Optional[np.ndarray] = None) -> Frame:
+        """Vision encoder + perceiver on (H, W, 3) uint8 RGB images; embeds the prompt."""
+        if self._ids is None:
+            raise RuntimeError('call reset(instruction) before encode()')
+        vcfg = self.config.vision
+        with self._autocast():
+            static_px = preprocess(static, vcfg, self.device)
+            gripper_px = None if gripper is None else preprocess(gripper, vcfg, self.device)
+            media = self.model.encode_media(static_px, gripper_px)
+            embedding = self.model.embed(self._ids)
+        self._cameras = 1 if gripper is None else 2
+        bias = self.model.lang_encoder.bias(self._ids.shape[1], self.device)
+        return Frame(media=media, media_locations=self._ids == self.media_token_id, bias=bias,
+                     embedding=embedding)
+
+    @torch.no_grad()
+    def run_layers(self, frame: Frame, start: int, stop: int,
+                   skip: Sequence[Block] = ()) -> None:
+        """Run layers [start, stop) on the output of layer start-1 (the embedding if 0).
+
+        A skipped block [a, b) is replaced by its registered adapter (identity when none);
+        layers a..b-1 then all output the adapter's output.
+        """
+        if not 0 <= start <= frame.layers_done:
+            raise ValueError(f'start {start} but only {frame.layers_done} layers are done')
+        blocks = self._check_skip(start, stop, skip)
+        del frame.outputs[start:]
+        x = frame.outputs[-1] if start else frame.embedding
+        i = start
+        with self._autocast():
+            while i < stop:
+                if i in blocks:
+                    end = blocks[i]
+                    adapter = self.adapters.get((i, end))
+                    x = adapter(x) if adapter is not None else x
+                    frame.outputs.extend([x] * (end - i))
+                    i = end
+                    continue
+                x = self.model.blocks[i](x, frame.media, frame.media_locations, frame.bias)
+                frame.outputs.append(x)
+                i += 1
+
+    def _check_skip(self, start: int, stop: int, skip: Sequence[Block]) -> Dict[int, int]:
+        if not start < stop <= self.num_layers:
+            raise ValueError(f'invalid layer range [{start}, {stop}) for {self.num_layers}')
+        blocks: Dict[int, int] = {}
+        last = start
+        for a, b in sorted((int(a), int(b)) for a, b in skip):
+            if not (last <= a < b <= stop):
+                raise ValueError(f'skipped block [{a}, {b}) overlaps or leaves [{start}, {stop})')
+            blocks[a] = b
+            last = b
+        ran = [i for i in range(start, stop) if not any(a <= i < b for a, b in blocks.items())]
+        if ran and ran[-1] >= self.resident_layers:
+            raise RuntimeError(f'layer {ran[-1]} is not resident (cap: exit {self._resident}, '
+                               f'{self.resident_layers} layers); call set_resident_exit first')
+        return blocks
+
+    @torch.no_grad()
+    def candidate(self, frame: Frame, layer: int) -> Candidate:
+        """Evaluate the shared head on layer `layer`'s output from the committed state."""
+        if not 0 <= layer < frame.layers_done:
+            raise ValueError(f'layer {layer} has not been computed ({frame.layers_done} done)')
+        head = self.model.extra_exit
+        with self._autocast():
+            pooled = head.pool(frame.outputs[layer])[:, None]              # (1, 1, d)
+            pose, logit, state = head(pooled, self._state)
+        pose_np = pose[0, -1].float().cpu().numpy().astype(np.float32)     # (6,)
+        prob = float(torch.sigmoid(logit[0, -1, 0].float()))
+        return Candidate(layer=layer, pose=pose_np, gripper_prob=prob, state=state)
+
+    def commit(self, candidate: Candidate) -> None:
+        """Advance the committed head state with the candidate actually taken."""
+        if candidate.state is None:
+            raise ValueError('candidate has no head state to commit')
+        self._state = candidate.state
+
+    @property
+    def head_state(self) -> Optional[LSTMState]:
+        """The committed (h, c), or None at the start of a rollout (zeros)."""
+        return self._state
+
+    def register_adapter(self, block: Block, adapter: nn.Module) -> None:
+        """Use `adapter` in place of layers [start, end) when that block is skipped."""
+        self.adapters.register(block, adapter.to(self.device))
+
+    # -- cost and memory ---------------------------------------------------------------------
+    def layer_gmacs(self) -> List[float]:
+        """GMAC of each layer for the current instruction's token count."""
+        media = self.config.perceiver.num_latents * self._cameras
+        return [m / 1e9 for m in layer_macs(self.config, self.num_tokens, media)]
+
+    @property
+    def head_gmacs(self) -> float:
+        """GMAC of one head evaluation."""
+        return head_macs(self.config) / 1e9
+
+    @property
+    def vision_gmacs(self) -> float:
+        """GMAC of the vision encoder + perceiver for one frame (cameras of the last encode)."""
+        return vision_macs(self.config, self._cameras) / 1e9
+
+    def layer_parameter_bytes(self) -> List[int]:
+        """Parameter bytes of each LM layer (cross-attention included), wherever it lives."""
+        return [sum(p.numel() * p.element_size() for p in block.parameters())
+                for block in self.model.blocks]
+
+    def device_parameter_bytes(self) -> int:
+        """Parameter bytes currently on the compute device (what the memory cap lowers)."""
+        return sum(p.numel() * p.element_size() for p in self.model.parameters()
+                   if p.device == self.device) + \
+            sum(p.numel() * p.element_size() for p in self.adapters.parameters())
+
+    @property
+    def resident_layers(self) -> int:
+        """Layers on the device: 0..exit_layers[resident_exit]."""
+        return self.exit_layers[self._resident] + 1
+
+    @property
+    def resident_exit(self) -> int:
+        """Deepest exit index whose layers are on the device (the memory cap)."""
+        return self._resident
+
+    def set_resident_exit(self, exit_index: int) -> None:
+        """Move layers to / from the device so that exits up to exit_index can run.
+
+        On an accelerator the layers above the cap go to host memory; on a CPU device they
+        become meta tensors and their weights are kept aside (bookkeeping: no RAM is freed).
+        """
+        if not 0 <= exit_index < len(self.exit_layers):
+            raise ValueError(f'exit index {exit_index} outside 0..{len(self.exit_layers) - 1}')
+        keep = self.exit_layers[exit_index] + 1
+        for i, block in enumerate(self.model.blocks):
+            self._place(i, block, on_device=i < keep)
+        self._resident = exit_index
+
+    def _place(self, i: int, block: nn.Module, on_device: bool) -> None:
+        if on_device and i in self._host:
+            block.to_empty(device=self.device)
+            block.load_state_dict(self._host.pop(i))
+        elif on_device:
+            block.to(self.device)
+        elif self._offload.type == 'meta':
+            if i not in self._host:
+                self._host[i] = {k: v for k, v in block.state_dict().items()}
+                block.to('meta')
+        else:
+            block.to(self._offload)
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (so host timers measure it); a no-op on CPU."""
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)

@@ -1,0 +1,82 @@
+"""CLIP vision tower (open_clip's own classes) and its eval-time preprocessing in torch.
+
+OpenFlamingo/DeeR were trained on open_clip <= 2.22 patch tokens, i.e. the last residual
+block's output WITHOUT `ln_post`; newer open_clip applies ln_post to all tokens, so we take
+the block output explicitly.
+"""
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from open_clip.transformer import QuickGELU, VisionTransformer
+from torch import nn
+
+from deer_ros.model.config import VisionConfig
+
+
+class VisionEncoder(nn.Module):
+    """Holds the ViT as `.visual` so parameter names read `vision_encoder.visual.*` as in DeeR."""
+
+    def __init__(self, cfg: VisionConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.visual = VisionTransformer(
+            image_size=cfg.image_size, patch_size=cfg.patch_size, width=cfg.width,
+            layers=cfg.layers, heads=cfg.width // cfg.head_width, mlp_ratio=cfg.mlp_ratio,
+            output_dim=cfg.embed_dim, act_layer=QuickGELU if cfg.quick_gelu else nn.GELU)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) normalised pixels -> (N, P, width) pre-ln_post patch tokens."""
+        out = self.visual.forward_intermediates(
+            pixels, indices=1, intermediates_only=True, normalize_intermediates=False,
+            output_fmt='NLC')
+        return out['image_intermediates'][-1]
+
+
+def preprocess(image: np.ndarray, cfg: VisionConfig,
+               device: Optional[torch.device] = None) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB -> (1, 3, S, S) float32, the open_clip eval transform.
+
+    Bicubic resize of the shorter side to S (antialiased, a = -0.5, one axis at a time with
+    uint8 rounding between: matches PIL to +-1 level), centre crop, CLIP mean/std.
+    """
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f'expected an (H, W, 3) RGB image, got shape {image.shape}')
+    if image.dtype != np.uint8:
+        raise ValueError(f'expected uint8 pixels, got {image.dtype}')
+    if not image.flags.writeable or not image.flags.c_contiguous:
+        image = np.array(image)                              # torch wants writable memory
+    x = torch.from_numpy(image).to(device)
+    x = x.permute(2, 0, 1)[None].float()                     # (1, 3, H, W) in 0..255
+    h, w = x.shape[-2:]
+    size = cfg.image_size
+    if (h, w) != (size, size) or h != w:
+        short, long = min(h, w), max(h, w)
+        long = int(size * long / short)                      # torchvision's rounding
+        new_h, new_w = (size, long) if h <= w else (long, size)
+        if new_w != w:       # PIL resizes width then height, rounding to uint8 in between
+            x = _bicubic(x, (h, new_w))
+        if new_h != h:
+            x = _bicubic(x, (new_h, new_w))
+        top = int(round((x.shape[-2] - size) / 2.0))
+        left = int(round((x.shape[-1] - size) / 2.0))
+        x = x[..., top:top + size, left:left + size]
+    mean = torch.tensor(cfg.mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(cfg.std, device=x.device).view(1, 3, 1, 1)
+    return (x / 255.0 - mean) / std
+
+
+def _bicubic(x: torch.Tensor, size: tuple) -> torch.Tensor:
+    x = F.interpolate(x, size=size, mode='bicubic', align_corners=False, antialias=True)
+    return x.round().clamp(0, 255)
+
+
+def count_vision_macs(cfg: VisionConfig) -> int:
+    """Matmul MACs of one image through the ViT up to the last block (no ln_post/proj)."""
+    tokens = cfg.num_patches + 1
+    w = cfg.width
+    conv = 3 * cfg.patch_size ** 2 * w * cfg.num_patches
+    mlp = int(cfg.mlp_ratio * w)
+    per_block = 4 * w * w * tokens + 2 * tokens * tokens * w + 2 * mlp * w * tokens
+    return conv + cfg.layers * per_block

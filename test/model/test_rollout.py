@@ -1,0 +1,152 @@
+"""ModelRollout honours the SegmentModel contract of deer_ros/model/api.py."""
+import numpy as np
+import pytest
+import torch
+from model_examples import INSTRUCTION, make_image, make_tiny
+
+from deer_ros.model.adapters import SkipAdapter
+from deer_ros.model.api import SegmentModel
+from deer_ros.model.vision import preprocess
+
+
+def _full_forward(rollout, static, gripper):
+    cfg = rollout.config.vision
+    ids = rollout.tokenizer(rollout_prompt(rollout))['input_ids']
+    with torch.no_grad():
+        return rollout.model(torch.tensor([ids]), rollout.media_token_id,
+                             preprocess(static, cfg), preprocess(gripper, cfg))
+
+
+def rollout_prompt(rollout):
+    from deer_ros.model.tokenizer import prompt
+    return prompt(INSTRUCTION, rollout.tokenizer.eos_token)
+
+
+def test_rollout_satisfies_segment_model_protocol():
+    rollout = make_tiny()
+    model: SegmentModel = rollout
+    assert model.num_layers == 12
+    assert model.exit_layers == (1, 3, 5, 7, 9, 11)
+    for name in ('reset', 'encode', 'run_layers', 'candidate', 'commit', 'layer_gmacs',
+                 'set_resident_exit', 'synchronize'):
+        assert callable(getattr(model, name))
+    assert model.resident_exit == 5 and model.head_gmacs > 0
+
+
+def test_segments_equal_one_full_forward():
+    rollout = make_tiny()
+    static, gripper = make_image(1), make_image(2, 20)
+    expected = _full_forward(rollout, static, gripper)
+    frame = rollout.encode(static, gripper)
+    for start, stop in ((0, 2), (2, 3), (3, 8), (8, 12)):
+        rollout.run_layers(frame, start, stop)
+    assert frame.layers_done == 12
+    for got, want in zip(frame.outputs, expected):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_exit_features_equal_truncated_model_output():
+    full = make_tiny(seed=3)
+    static, gripper = make_image(4), make_image(5)
+    frame = full.encode(static, gripper)
+    full.run_layers(frame, 0, 12)
+    for k in (0, 2):
+        capped = make_tiny(seed=3, max_exit=k)
+        assert capped.num_layers == capped.exit_layers[-1] + 1 == full.exit_layers[k] + 1
+        short = capped.encode(static, gripper)
+        capped.run_layers(short, 0, capped.num_layers)
+        torch.testing.assert_close(short.outputs[-1], frame.outputs[full.exit_layers[k]])
+        a, b = capped.candidate(short, capped.exit_layers[-1]), full.candidate(
+            frame, full.exit_layers[k])
+        np.testing.assert_allclose(a.pose, b.pose, rtol=1e-5, atol=1e-6)
+
+
+def test_candidate_never_mutates_commit_advances_reset_zeroes():
+    rollout = make_tiny()
+    frame = rollout.encode(make_image(1), make_image(2))
+    rollout.run_layers(frame, 0, 12)
+    first = rollout.candidate(frame, 3)
+    for layer in (0, 1, 11, 5):
+        rollout.candidate(frame, layer)
+    again = rollout.candidate(frame, 3)
+    np.testing.assert_array_equal(first.pose, again.pose)
+    assert rollout.head_state is None
+    rollout.commit(first)
+    after = rollout.candidate(frame, 3)
+    assert not np.allclose(after.pose, first.pose)        # state advanced
+    rollout.reset(INSTRUCTION)
+    assert rollout.head_state is None
+    np.testing.assert_array_equal(rollout.candidate(frame, 3).pose, first.pose)
+
+
+def test_candidate_fields_and_action():
+    rollout = make_tiny()
+    frame = rollout.encode(make_image(1))                  # static camera only
+    rollout.run_layers(frame, 0, 2)
+    cand = rollout.candidate(frame, 1)
+    assert cand.pose.shape == (6,) and cand.pose.dtype == np.float32
+    assert np.all(np.abs(cand.pose) <= 1) and 0.0 <= cand.gripper_prob <= 1.0
+    assert cand.action.shape == (7,) and cand.action[6] in (-1.0, 1.0)
+    assert frame.media.shape[2] == rollout.config.perceiver.num_latents
+    with pytest.raises(ValueError):
+        rollout.candidate(frame, 5)
+
+
+def test_reset_retokenises_only_on_new_instruction():
+    rollout = make_tiny()
+    ids = rollout._ids
+    rollout.reset(INSTRUCTION)
+    assert rollout._ids is ids
+    rollout.reset('open the drawer')
+    assert rollout._ids is not ids and rollout.instruction == 'open the drawer'
+
+
+def test_skipped_blocks_use_identity_then_adapter():
+    rollout = make_tiny()
+    frame = rollout.encode(make_image(1), make_image(2))
+    rollout.run_layers(frame, 0, 6, skip=[(2, 4)])
+    torch.testing.assert_close(frame.outputs[2], frame.outputs[1])
+    torch.testing.assert_close(frame.outputs[3], frame.outputs[1])
+    adapter = SkipAdapter(rollout.config.lm.d_model, rank=8)
+    rollout.register_adapter((2, 4), adapter)
+    rollout.run_layers(frame, 2, 6, skip=[(2, 4)])
+    torch.testing.assert_close(frame.outputs[2], frame.outputs[1])   # zero-init: identity
+    with torch.no_grad():
+        adapter.up.bias.fill_(0.5)
+    rollout.run_layers(frame, 2, 6, skip=[(2, 4)])
+    torch.testing.assert_close(frame.outputs[3], frame.outputs[1] + 0.5)
+    with pytest.raises(ValueError):
+        rollout.run_layers(frame, 0, 6, skip=[(1, 3), (2, 5)])
+
+
+def test_fp32_cpu_determinism_with_seed():
+    poses = []
+    for _ in range(2):
+        rollout = make_tiny(seed=7)
+        frame = rollout.encode(make_image(1), make_image(2))
+        rollout.run_layers(frame, 0, 12)
+        poses.append(rollout.candidate(frame, 11).pose)
+    np.testing.assert_array_equal(poses[0], poses[1])
+    other = make_tiny(seed=8)
+    frame = other.encode(make_image(1), make_image(2))
+    other.run_layers(frame, 0, 12)
+    assert not np.allclose(other.candidate(frame, 11).pose, poses[0])
+
+
+def test_memory_cap_lowers_device_bytes_and_restores():
+    rollout = make_tiny()
+    frame = rollout.encode(make_image(1), make_image(2))
+    rollout.run_layers(frame, 0, 12)
+    reference = frame.outputs[11].clone()
+    full_bytes = rollout.device_parameter_bytes()
+    rollout.set_resident_exit(1)
+    assert rollout.resident_exit == 1 and rollout.resident_layers == 4
+    capped = rollout.device_parameter_bytes()
+    assert full_bytes - capped == sum(rollout.layer_parameter_bytes()[4:])
+    with pytest.raises(RuntimeError):
+        rollout.run_layers(frame, 4, 6)
+    rollout.run_layers(frame, 0, 4)                     # below the cap still runs
+    rollout.set_resident_exit(5)
+    assert rollout.device_parameter_bytes() == full_bytes
+    rollout.run_layers(frame, 4, 12)
+    torch.testing.assert_close(frame.outputs[11], reference)
