@@ -1,0 +1,89 @@
+"""Model action ([-1, 1] CALVIN-style deltas + gripper) to arm commands, without rclpy.
+
+Model action (7,): x, y, z translation, roll, pitch, yaw rotation (each in [-1, 1], scaled deltas)
+and gripper (+1 open / -1 close). An ArmCommand is in SI units in `frame_id`: translation metres,
+rotation radians (roll, pitch, yaw about x, y, z) for one control step.
+"""
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from deer_ros.ros_io.safety import clamp_abs, clamp_norm, non_finite_reason
+from deer_ros.ros_io.settings import NodeSettings
+
+
+@dataclass(frozen=True)
+class ArmCommand:
+    """One step's relative end-effector motion, after scaling and safety limits."""
+
+    translation: Tuple[float, float, float]   # metres
+    rotation: Tuple[float, float, float]      # radians, roll/pitch/yaw
+    gripper: float                            # +1 open, -1 close (after polarity), 0 for a hold
+    clamped: bool = False
+    hold: bool = False
+    reasons: Tuple[str, ...] = ()             # why the command differs from the model's
+
+    def as_array(self) -> List[float]:
+        """[x, y, z, roll, pitch, yaw, gripper] for Float64MultiArray."""
+        return [*self.translation, *self.rotation, self.gripper]
+
+
+def hold_command(reason: str, gripper: float = 0.0) -> ArmCommand:
+    """Zero motion; gripper 0.0 means 'leave the gripper as it is'."""
+    return ArmCommand((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), gripper, hold=True, reasons=(reason,))
+
+
+def map_action(action: np.ndarray, settings: NodeSettings) -> ArmCommand:
+    """Scale, polarise and clamp a model action; non-finite input gives a hold with the reason."""
+    bad = non_finite_reason(action)
+    if bad:
+        return hold_command(bad)
+    values = np.asarray(action, dtype=np.float64)
+    translation = values[0:3] * settings.action.translation_scale_m
+    rotation = values[3:6] * settings.action.rotation_scale_rad
+    translation, why_t = clamp_norm(translation, settings.safety.max_translation_m, 'translation')
+    rotation, why_r = clamp_abs(rotation, settings.safety.max_rotation_rad, 'rotation')
+    gripper = 1.0 if values[6] > 0 else -1.0
+    if not settings.action.gripper_open_positive:
+        gripper = -gripper
+    reasons = tuple(r for r in (why_t, why_r) if r)
+    return ArmCommand(tuple(translation.tolist()), tuple(rotation.tolist()), gripper,
+                      clamped=bool(reasons), reasons=reasons)
+
+
+def twist_values(command: ArmCommand, settings: NodeSettings
+                 ) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
+    """(linear, angular) for a MoveIt Servo TwistStamped.
+
+    speed_units: m/s and rad/s = delta / control period. unitless: the delta in model units
+    ([-1, 1], what Servo scales by its own linear/rotational scale parameters).
+    """
+    if settings.twist.command_in_type == 'unitless':
+        def unit(values: Tuple[float, ...], scale: float) -> Tuple[float, ...]:
+            if scale <= 0:
+                return (0.0, 0.0, 0.0)
+            return tuple(float(np.clip(v / scale, -1.0, 1.0)) for v in values)
+        return (unit(command.translation, settings.action.translation_scale_m),
+                unit(command.rotation, settings.action.rotation_scale_rad))
+    rate = settings.control_rate_hz
+    return (tuple(v * rate for v in command.translation),
+            tuple(v * rate for v in command.rotation))
+
+
+class GripperLatch:
+    """Send the gripper command only when it changes (each goal preempts the previous one)."""
+
+    def __init__(self) -> None:
+        self.last: Optional[float] = None
+
+    def update(self, command: ArmCommand) -> Optional[float]:
+        """The value to publish now, or None. Holds (gripper 0) never change the gripper."""
+        if command.gripper == 0.0 or command.gripper == self.last:
+            return None
+        self.last = command.gripper
+        return command.gripper
+
+    def reset(self) -> None:
+        """Forget the last command (publish the next one whatever it is)."""
+        self.last = None

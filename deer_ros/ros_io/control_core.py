@@ -1,0 +1,235 @@
+"""What deer_node does each control period, without rclpy: the node only wires it to topics.
+
+Input callbacks (any thread) call add_frame / reject_frame / set_instruction / request_reset /
+apply_settings; the control timer calls tick() (one thread at a time), which applies queued
+instruction and setting changes, checks staleness, runs the engine on the newest observation and
+returns what to publish. Every decision not to act is noted in the EventBook with its reason.
+"""
+import threading
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Protocol
+
+import numpy as np
+
+from deer_ros.ros_io.action_mapping import ArmCommand, GripperLatch, hold_command, map_action
+from deer_ros.ros_io.camera_sync import CameraSync, Frame
+from deer_ros.ros_io.diagnostics import ERROR, WARN, EventBook, LatencyWindow
+from deer_ros.ros_io.safety import StaleWatchdog
+from deer_ros.ros_io.settings import NodeSettings, engine_changes
+
+
+class Engine(Protocol):
+    """What the core needs of deer_ros.policies.engine.InferenceEngine."""
+
+    def reset(self, instruction: str) -> None:
+        """Start a new rollout (clears the model's history)."""
+
+    def step(self, static: np.ndarray, gripper: Optional[np.ndarray] = None,
+             t_received: Optional[float] = None) -> Any:
+        """One frame in, a StepRecord out."""
+
+    def update_config(self, **changes: Any) -> Any:
+        """Apply live settings from the next frame."""
+
+
+@dataclass(frozen=True)
+class TickOutput:
+    """What the node publishes for one control period."""
+
+    kind: str                           # 'act' | 'hold' | 'idle'
+    reason: str = ''                    # why not 'act'
+    command: Optional[ArmCommand] = None
+    record: Any = None                  # the engine's StepRecord ('act' only)
+    stamp_s: Optional[float] = None     # observation header stamp ('act' only)
+    gripper: Optional[float] = None     # value for action/gripper now (on change), else None
+    publish_commands: bool = True       # False in dry_run: telemetry only
+
+
+IDLE = TickOutput('idle')
+
+
+class ControlCore:
+    """Latest-frame-only control loop around an Engine."""
+
+    def __init__(self, engine: Engine, settings: NodeSettings, events: EventBook,
+                 latency: Optional[LatencyWindow] = None):
+        self.engine = engine
+        self.settings = settings
+        self.events = events
+        self.latency = latency or LatencyWindow()
+        self.sync = CameraSync(settings.use_gripper_camera, settings.sync.slop_s,
+                               settings.sync.queue_size)
+        self.watchdog = StaleWatchdog(settings.safety.stale_image_s)
+        self.gripper_latch = GripperLatch()
+        self._lock = threading.Lock()            # guards the pending fields below
+        self._step_lock = threading.Lock()       # one tick at a time; close() waits for it
+        self._pending_instruction: Optional[str] = None
+        self._pending_reset = False
+        self._pending_engine: Dict[str, Any] = {}
+        self.instruction = ''
+        self.default_thresholds: list = []       # used when exit.thresholds is set to []
+        self.acting = False                      # the last command sent was a motion
+        self.active_since_s: Optional[float] = None
+        self.counts = dict(steps=0, actions=0, holds=0, clamped=0, non_finite=0, deadline_missed=0,
+                           over_period=0, rejected_frames=0, engine_errors=0, resets=0)
+
+    # ------------------------------------------------------------------ inputs (any thread)
+    def add_frame(self, camera: str, frame: Frame) -> None:
+        """Store a decoded frame ('static' or 'gripper')."""
+        self.sync.add(camera, frame)
+
+    def reject_frame(self, camera: str, reason: str, now_s: float) -> None:
+        """Count and report a frame that could not be decoded."""
+        self.counts['rejected_frames'] += 1
+        self.events.note('inputs', f'bad_{camera}_frame', WARN,
+                         f'{camera} camera frame rejected: {reason}', now_s)
+
+    def set_instruction(self, text: str, now_s: float) -> None:
+        """A new instruction resets the model history on the next tick; empty stops acting."""
+        text = text.strip()
+        with self._lock:
+            if text != self.instruction or self._pending_instruction is not None:
+                self._pending_instruction = text
+        if not text:
+            self.events.note('inputs', 'instruction', WARN,
+                             'empty instruction received: not acting', now_s)
+
+    def request_reset(self) -> None:
+        """Clear the model history before the next frame."""
+        with self._lock:
+            self._pending_reset = True
+
+    def apply_settings(self, settings: NodeSettings, changed: Dict[str, Any]) -> None:
+        """Use new (validated) settings; engine fields among `changed` apply on the next frame."""
+        with self._lock:
+            self.settings = settings
+            self._pending_engine.update(engine_changes(changed))
+        self.sync.slop_s = settings.sync.slop_s
+        self.watchdog.stale_after_s = settings.safety.stale_image_s
+
+    def activate(self, now_s: float) -> None:
+        """Start acting on frames received from now on."""
+        self.sync.clear()
+        self.watchdog.reset()
+        self.gripper_latch.reset()
+        self.active_since_s = now_s
+
+    def deactivate(self) -> None:
+        """Stop acting; waits for a running tick to finish."""
+        with self._step_lock:
+            self.active_since_s = None
+            self.acting = False
+
+    # ------------------------------------------------------------------ the control period
+    def tick(self, now_s: float) -> TickOutput:
+        """Decide and compute this period's output (the control timer calls this)."""
+        with self._step_lock:
+            if self.active_since_s is None:
+                return IDLE
+            self._apply_pending(now_s)
+            out = self._decide(now_s)
+            if out.kind == 'hold':
+                self.counts['holds'] += 1
+            if out.kind != 'idle':
+                self.acting = out.kind == 'act'   # the last command sent moved the arm
+            return out
+
+    def _apply_pending(self, now_s: float) -> None:
+        with self._lock:
+            instruction, self._pending_instruction = self._pending_instruction, None
+            reset, self._pending_reset = self._pending_reset, False
+            changes, self._pending_engine = self._pending_engine, {}
+        if changes.get('thresholds') == []:
+            changes['thresholds'] = list(self.default_thresholds)
+        if changes:
+            try:
+                self.engine.update_config(**changes)
+            except ValueError as exc:
+                self.events.note('control', 'config', ERROR, f'engine rejected {changes}: {exc}',
+                                 now_s)
+        if instruction is not None:
+            self.instruction = instruction
+            reset = bool(instruction)
+        if reset and self.instruction:
+            self.engine.reset(self.instruction)
+            self.gripper_latch.reset()
+            self.counts['resets'] += 1
+
+    def _hold_once(self, reason: str) -> TickOutput:
+        """A hold when the previous output moved the arm, else nothing."""
+        if self.acting:
+            return TickOutput('hold', reason, hold_command(reason),
+                              publish_commands=not self.settings.dry_run)
+        return TickOutput('idle', reason)
+
+    def _decide(self, now_s: float) -> TickOutput:
+        if not self.instruction:
+            self.events.note('inputs', 'instruction', WARN, 'no instruction: not acting '
+                             '(publish a std_msgs/String on instruction)', now_s)
+            return self._hold_once('no instruction')
+        self.events.clear('inputs', 'instruction')
+        last = self.sync.latest_received_s()
+        stale, hold_now = self.watchdog.check(now_s, last)
+        if last is None:
+            waited = now_s - (self.active_since_s or now_s)
+            level = ERROR if waited > self.settings.safety.stale_image_s else WARN
+            self.events.note('inputs', 'no_frames', level, 'no camera frames received'
+                             + (' (static and gripper)' if self.sync.use_gripper else ''),
+                             now_s)
+            return IDLE
+        if stale:
+            self.events.note('inputs', 'stale', WARN,
+                             f'camera stale: last frame {now_s - last:.2f} s ago '
+                             f'(> safety.stale_image_s {self.watchdog.stale_after_s:g} s)', now_s)
+            if hold_now:
+                return TickOutput('hold', 'camera stale', hold_command('camera stale'),
+                                  publish_commands=not self.settings.dry_run)
+            return IDLE
+        observation = self.sync.take()
+        if observation is None:
+            if self.sync.use_gripper and self.sync.has_new():
+                self.events.note('inputs', 'sync', WARN, 'no static/gripper pair within '
+                                 f'sync.slop_s {self.sync.slop_s:g} s', now_s)
+            return IDLE
+        return self._infer(observation, now_s)
+
+    def _infer(self, observation: Any, now_s: float) -> TickOutput:
+        gripper = observation.gripper.image if observation.gripper is not None else None
+        try:
+            record = self.engine.step(observation.static.image, gripper,
+                                      t_received=observation.received_s)
+        except Exception as exc:   # the model failing must not take the node down
+            self.counts['engine_errors'] += 1
+            self.events.note('control', 'engine', ERROR, f'inference failed: {exc!r}', now_s)
+            return self._hold_once('inference failed')
+        settings = self.settings
+        command = map_action(record.action, settings)
+        if command.hold:
+            self.counts['non_finite'] += 1
+            self.events.note('control', 'non_finite', WARN,
+                             f'{command.reasons[0]}: published a hold instead', now_s)
+        elif command.clamped:
+            self.counts['clamped'] += 1
+            self.events.note('control', 'clamped', WARN,
+                             'action clamped: ' + '; '.join(command.reasons), now_s)
+        self._note_timing(record, settings, now_s)
+        self.counts['steps'] += 1
+        kind = 'hold' if command.hold else 'act'
+        self.counts['actions'] += kind == 'act'
+        return TickOutput(kind, command.reasons[0] if command.hold else '', command, record,
+                          observation.static.stamp_s, self.gripper_latch.update(command),
+                          publish_commands=not settings.dry_run)
+
+    def _note_timing(self, record: Any, settings: NodeSettings, now_s: float) -> None:
+        self.latency.add(record.latency_ms)
+        period_ms = 1000.0 * settings.control_period_s
+        if record.latency_ms > period_ms:
+            self.counts['over_period'] += 1
+            self.events.note('control', 'over_period', WARN,
+                             f'latency {record.latency_ms:.1f} ms exceeds the control period '
+                             f'{period_ms:.1f} ms', now_s)
+        if record.deadline_missed:
+            self.counts['deadline_missed'] += 1
+            self.events.note('control', 'deadline', WARN,
+                             f'deadline missed: {record.latency_ms:.1f} ms > '
+                             f'{settings.budget.latency_ms:g} ms', now_s)

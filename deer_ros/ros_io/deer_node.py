@@ -1,0 +1,374 @@
+"""deer_node: camera frames + an instruction in, 7-DoF end-effector actions out.
+
+A managed (lifecycle) ROS 2 node running early-exit / layer-skipping VLA inference.
+
+Transitions (what each guarantees):
+- configure: loads the model, tokenizer and thresholds and creates the camera subscriptions; on
+  any failure logs the reason, reports it on /diagnostics (ERROR) and stays unconfigured.
+- activate: starts the control-rate timer; actions flow from the next fresh observation.
+- deactivate: stops the timer, waits for a running inference, publishes one hold.
+- cleanup: drops the subscriptions and the model and frees cached GPU memory.
+- shutdown (also on SIGINT / SIGTERM): publishes a final hold when active, then exits.
+
+The node only wires ROS to the pure pieces (settings, image_codec, control_core, messages).
+"""
+import signal
+import sys
+import threading
+import time
+from typing import Any, Callable, List, Optional
+
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy,
+                       qos_profile_sensor_data)
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from deer_ros.ros_io import messages
+from deer_ros.ros_io.action_mapping import hold_command
+from deer_ros.ros_io.camera_sync import Frame
+from deer_ros.ros_io.control_core import ControlCore, TickOutput
+from deer_ros.ros_io.diagnostics import ERROR, WARN, EventBook, LatencyWindow
+from deer_ros.ros_io.image_codec import ImageDecoder
+from deer_ros.ros_io.node_status import diagnostic_reports
+from deer_ros.ros_io.params import check_changes, declare_all
+from deer_ros.ros_io.settings import NodeSettings, model_reason, validate
+
+NODE_NAME = 'deer_node'
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+INSTRUCTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+TELEMETRY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+Loader = Callable[[NodeSettings], Any]
+
+
+def _default_loader(settings: NodeSettings) -> Any:
+    from deer_ros.ros_io.model_loader import load
+    return load(settings)
+
+
+class DeerNode(LifecycleNode):
+    """Managed node: cameras + instruction in, actions + telemetry + diagnostics out."""
+
+    def __init__(self, node_name: str = NODE_NAME, *, loader: Optional[Loader] = None,
+                 clock: Callable[[], float] = time.monotonic, **kwargs: Any):
+        super().__init__(node_name, **kwargs)
+        self.monotonic = clock
+        self._loader = loader or _default_loader
+        self.events = EventBook()
+        self.latency = LatencyWindow()
+        self.decoder = ImageDecoder()
+        self.loaded: Any = None
+        self.core: Optional[ControlCore] = None
+        self.model_error = ''
+        self.instruction = ''
+        self.last_record: Any = None
+        self._camera_subs: List[Any] = []
+        self._control_timer: Any = None
+        self.settings = NodeSettings()
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self.settings = declare_all(self)
+        self._input_group = MutuallyExclusiveCallbackGroup()
+        self._control_group = MutuallyExclusiveCallbackGroup()
+        self._status_group = MutuallyExclusiveCallbackGroup()
+        self._publish_lock = threading.Lock()
+        self._create_interfaces()
+        if self.settings.autostart:
+            self._autostart_timer = self.create_timer(
+                0.0, self._autostart, callback_group=self._control_group)
+        self.get_logger().info(
+            f'{self.get_name()} ready (unconfigured); image decoder: {self.decoder.backend}'
+            + ('; autostart: configure + activate' if self.settings.autostart else
+               '; waiting for configure (ros2 lifecycle set ... configure)'))
+
+    # ------------------------------------------------------------------ wiring
+    def _create_interfaces(self) -> None:
+        self.pub_action = self.create_lifecycle_publisher(
+            messages.ActionCommand, 'action', COMMAND_QOS)
+        self.pub_twist = self.create_lifecycle_publisher(
+            messages.TwistStamped, 'action/twist', COMMAND_QOS)
+        self.pub_gripper = self.create_lifecycle_publisher(
+            messages.Float64, 'action/gripper', COMMAND_QOS)
+        self.pub_array = self.create_lifecycle_publisher(
+            messages.Float64MultiArray, 'action/array', COMMAND_QOS)
+        self.pub_telemetry = self.create_lifecycle_publisher(
+            messages.InferenceTelemetry, 'telemetry', TELEMETRY_QOS)
+        self.pub_diagnostics = self.create_publisher(
+            messages.DiagnosticArray, '/diagnostics', 10)
+        self.create_subscription(String, 'instruction', self._on_instruction, INSTRUCTION_QOS,
+                                 callback_group=self._input_group)
+        self.create_service(Trigger, '~/reset', self._on_reset, callback_group=self._input_group)
+        self.create_timer(1.0, self._publish_diagnostics, callback_group=self._status_group)
+
+    def _create_camera_subscriptions(self) -> None:
+        cameras = ['static'] + (['gripper'] if self.settings.use_gripper_camera else [])
+        compressed = self.settings.image_transport == 'compressed'
+        for camera in cameras:
+            topic = f'camera/{camera}/image_raw' + ('/compressed' if compressed else '')
+            self._camera_subs.append(self.create_subscription(
+                CompressedImage if compressed else Image, topic,
+                lambda msg, cam=camera: self._on_image(cam, msg), qos_profile_sensor_data,
+                callback_group=self._input_group))
+
+    def _autostart(self) -> None:
+        self.destroy_timer(self._autostart_timer)
+        if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
+
+    # ------------------------------------------------------------------ inputs
+    def _on_image(self, camera: str, msg: Any) -> None:
+        now = self.monotonic()
+        if self.core is None:
+            return
+        try:
+            image = self.decoder.decode(msg)
+        except ValueError as exc:
+            self.core.reject_frame(camera, str(exc), now)
+            self.get_logger().warning(f'{camera} camera frame rejected: {exc}',
+                                      throttle_duration_sec=5.0)
+            return
+        stamp = messages.seconds_from_stamp(msg.header.stamp) or now   # zero stamp: receipt
+        self.core.add_frame(camera, Frame(image, stamp, now))
+
+    def _on_instruction(self, msg: String) -> None:
+        text = msg.data.strip()
+        if text != self.instruction:
+            self.get_logger().info(f'instruction: {text!r}' if text else
+                                   'empty instruction: stop acting')
+        self.instruction = text
+        if self.core is not None:
+            self.core.set_instruction(text, self.monotonic())
+        elif not text:
+            self.events.note('inputs', 'instruction', WARN, 'empty instruction received',
+                             self.monotonic())
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response
+                  ) -> Trigger.Response:
+        if self.core is None:
+            response.success, response.message = False, 'not configured'
+        else:
+            self.core.request_reset()
+            response.success = True
+            response.message = 'model history cleared before the next frame'
+        return response
+
+    # ------------------------------------------------------------------ parameters
+    def _validate_parameters(self, params: List[Parameter]) -> Any:
+        result, candidate, _ = check_changes(self.settings, params)
+        if result.successful and self.loaded is not None:
+            reason = model_reason(candidate, self.loaded.num_exits)
+            if reason:
+                result.successful, result.reason = False, reason
+        if not result.successful:
+            self.get_logger().warning(f'parameter change rejected: {result.reason}')
+        return result
+
+    def _apply_parameters(self, params: List[Parameter]) -> None:
+        _, candidate, changes = check_changes(self.settings, params)
+        if not changes:
+            return
+        old_rate = self.settings.control_rate_hz
+        self.settings = candidate
+        if self.core is not None:
+            self.core.apply_settings(candidate, changes)
+        if self._control_timer is not None and candidate.control_rate_hz != old_rate:
+            self._control_timer.timer_period_ns = int(1e9 / candidate.control_rate_hz)
+        if self.loaded is not None:
+            self.get_logger().info('parameters updated (next frame): ' + ', '.join(
+                f'{k}={v}' for k, v in changes.items()))
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load model, tokenizer and thresholds; stay unconfigured (with the reason) on failure."""
+        reasons = validate(self.settings)
+        try:
+            if reasons:
+                raise ValueError('; '.join(reasons))
+            started = time.monotonic()
+            self.loaded = self._loader(self.settings)
+        except Exception as exc:   # any loader failure must leave the node unconfigured
+            self.model_error = f'configure failed: {exc}'
+            self.loaded = None
+            self.get_logger().error(self.model_error)
+            self.events.note('model', 'load', ERROR, self.model_error, self.monotonic())
+            return TransitionCallbackReturn.FAILURE
+        self.model_error = ''
+        self.events.clear('model', 'load')
+        self.core = ControlCore(self.loaded.engine, self.settings, self.events, self.latency)
+        self.core.default_thresholds = list(getattr(
+            getattr(self.loaded.engine, 'config', None), 'thresholds', []))
+        if self.instruction:
+            self.core.set_instruction(self.instruction, self.monotonic())
+        self._create_camera_subscriptions()
+        self.get_logger().info(
+            f'configured in {time.monotonic() - started:.1f} s: {self.loaded.description}, '
+            f'{self.loaded.num_exits} exits, {self.loaded.total_layers} layers on '
+            f'{self.loaded.device}; policy {self.settings.exit.policy}')
+        for warning in self.loaded.warnings:
+            self.get_logger().warning(warning)
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start the control-rate timer."""
+        self.core.activate(self.monotonic())
+        self._control_timer = self.create_timer(
+            self.settings.control_period_s, self._on_control_tick,
+            callback_group=self._control_group)
+        self.get_logger().info(f'active: acting at {self.settings.control_rate_hz:g} Hz'
+                               + (' (dry run: no commands)' if self.settings.dry_run else ''))
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop acting and publish a hold."""
+        self._stop_acting('deactivated')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Drop subscriptions and the model; free cached GPU memory."""
+        self._release()
+        self.get_logger().info('cleaned up: model unloaded')
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Final hold when active, then release everything."""
+        if self._control_timer is not None:
+            self._stop_acting('shutdown')
+        self._release()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything and go back to unconfigured."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_acting(self, reason: str) -> None:
+        if self._control_timer is not None:
+            self.destroy_timer(self._control_timer)
+            self._control_timer = None
+        if self.core is not None:
+            self.core.deactivate()
+        self.publish_hold(reason)
+        self.get_logger().info(f'{reason}: published a hold, not acting')
+
+    def _release(self) -> None:
+        for sub in self._camera_subs:
+            self.destroy_subscription(sub)
+        self._camera_subs = []
+        self.core = None
+        if self.loaded is not None:
+            self.loaded.close()
+        self.loaded = None
+
+    # ------------------------------------------------------------------ outputs
+    def publish_hold(self, reason: str) -> None:
+        """Publish a zero-motion command on every command output (also in dry_run)."""
+        command = hold_command(reason)
+        now = self.get_clock().now().to_msg()
+        with self._publish_lock:
+            self._publish_command(command, now, None)
+
+    def _on_control_tick(self) -> None:
+        if self.core is None:
+            return
+        out = self.core.tick(self.monotonic())
+        if out.kind == 'idle':
+            return
+        now = self.get_clock().now().to_msg()
+        with self._publish_lock:
+            if out.record is not None:
+                self._publish_telemetry(out)
+            if out.publish_commands:
+                stamp = messages.stamp_from_seconds(out.stamp_s) if out.stamp_s else now
+                self._publish_command(out.command, stamp, out.record, out.gripper)
+        if out.kind == 'hold':
+            self.get_logger().info(f'hold: {out.reason}', throttle_duration_sec=2.0)
+        elif out.record.latency_ms > 1000.0 * self.settings.control_period_s:
+            self.get_logger().warning(
+                f'latency {out.record.latency_ms:.1f} ms exceeds the control period '
+                f'{1000.0 * self.settings.control_period_s:.1f} ms', throttle_duration_sec=5.0)
+
+    def _publish_telemetry(self, out: TickOutput) -> None:
+        self.last_record = out.record
+        stamp = messages.stamp_from_seconds(out.stamp_s) if out.stamp_s else \
+            self.get_clock().now().to_msg()
+        self.pub_telemetry.publish(messages.telemetry(
+            out.record, stamp, self.settings, self.loaded.num_exits if self.loaded else 0,
+            self.loaded.total_layers if self.loaded else 0, self.core.sync.dropped))
+
+    def _publish_command(self, command: Any, stamp: Any, record: Any,
+                         gripper: Optional[float] = None) -> None:
+        settings = self.settings
+        self.pub_action.publish(messages.action_command(command, stamp, settings.action.frame_id,
+                                                        record))
+        if settings.publish.twist:
+            self.pub_twist.publish(messages.twist(command, settings,
+                                                  self.get_clock().now().to_msg()))
+        if settings.publish.gripper and gripper is not None:
+            self.pub_gripper.publish(messages.gripper(gripper))
+        if settings.publish.array:
+            self.pub_array.publish(messages.action_array(command))
+
+    def _publish_diagnostics(self) -> None:
+        reports = diagnostic_reports(self, self.monotonic())
+        self.pub_diagnostics.publish(messages.diagnostic_array(
+            reports, self.get_clock().now().to_msg()))
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Run deer_node until SIGINT / SIGTERM, then publish a final hold and shut down."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    node = None
+    executor = MultiThreadedExecutor(num_threads=4)
+    try:
+        try:
+            node = DeerNode()
+        except Exception as exc:   # e.g. a params-file value out of range: say which, exit 1
+            print(f'deer_node: cannot start: {exc}', file=sys.stderr)
+            return 1
+        executor.add_node(node)
+        spinner = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
+        spinner.start()
+        while not stop.wait(0.2):
+            pass
+        node.get_logger().info('signal received: final hold, shutting down')
+        try:
+            node.trigger_shutdown()
+        except Exception as exc:   # already finalized / in a transition
+            node.get_logger().warning(f'shutdown transition: {exc}')
+    except ExternalShutdownException:
+        pass
+    finally:
+        stop.set()
+        executor.shutdown(timeout_sec=5.0)
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _spin(executor: MultiThreadedExecutor, stop: threading.Event) -> None:
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
+    finally:
+        stop.set()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""sensor_msgs/Image and CompressedImage to (H, W, 3) uint8 RGB, without rclpy.
+
+Uses the ROS 2 cv_bridge when it is installed (vision_opencv); otherwise a numpy converter that
+honours `step` (row padding) and `is_bigendian`. The PyPI `cv-bridge` package is a broken ROS 1
+port and is never used (see ENVIRONMENT.md). Every rejection is a ValueError saying what is wrong.
+"""
+from typing import Any, Dict, Optional, Tuple
+
+import cv2
+import numpy as np
+
+# encoding: (channels, numpy dtype, conversion to RGB or None)
+ENCODINGS: Dict[str, Tuple[int, str, Optional[int]]] = {
+    'rgb8': (3, 'u1', None),
+    'bgr8': (3, 'u1', cv2.COLOR_BGR2RGB),
+    'rgba8': (4, 'u1', cv2.COLOR_RGBA2RGB),
+    'bgra8': (4, 'u1', cv2.COLOR_BGRA2RGB),
+    'mono8': (1, 'u1', cv2.COLOR_GRAY2RGB),
+    '8UC1': (1, 'u1', cv2.COLOR_GRAY2RGB),
+    '8UC3': (3, 'u1', None),          # assumed RGB, as cv_bridge passes it through
+    'mono16': (1, 'u2', cv2.COLOR_GRAY2RGB),
+    '16UC1': (1, 'u2', cv2.COLOR_GRAY2RGB),
+}
+MAX_SIDE = 16384
+
+
+def decode_raw(encoding: str, height: int, width: int, step: int, is_bigendian: bool,
+               data: Any) -> np.ndarray:
+    """Decode raw image fields to a C-contiguous (H, W, 3) uint8 RGB array (a copy).
+
+    16-bit images keep their 8 most significant bits.
+    """
+    if encoding not in ENCODINGS:
+        raise ValueError(f'unsupported image encoding {encoding!r}; supported: '
+                         + ', '.join(ENCODINGS))
+    channels, dtype, conversion = ENCODINGS[encoding]
+    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
+        raise ValueError(f'bad image size {width}x{height}')
+    itemsize = np.dtype(dtype).itemsize
+    row_bytes = width * channels * itemsize
+    if step < row_bytes:
+        raise ValueError(f'step {step} is smaller than one {encoding} row of {width} pixels '
+                         f'({row_bytes} bytes)')
+    if step % itemsize:
+        raise ValueError(f'step {step} is not a multiple of the {itemsize}-byte pixel element')
+    buffer = memoryview(data).cast('B') if not isinstance(data, (bytes, bytearray)) else data
+    expected = step * height
+    if len(buffer) < expected:
+        raise ValueError(f'image data truncated: {len(buffer)} bytes for {height} rows of step '
+                         f'{step} (need {expected})')
+    flat = np.frombuffer(buffer, dtype=np.uint8, count=expected)
+    rows = flat.reshape(height, step)[:, :row_bytes]
+    pixels = rows.copy().view(np.dtype(dtype).newbyteorder('>' if is_bigendian else '<'))
+    pixels = pixels.reshape(height, width, channels)
+    if itemsize == 2:
+        pixels = (pixels.astype(np.uint16) >> 8).astype(np.uint8)
+    if conversion is not None:
+        pixels = cv2.cvtColor(pixels, conversion)
+    return np.ascontiguousarray(pixels, dtype=np.uint8)
+
+
+def decode_compressed(format_: str, data: Any) -> np.ndarray:
+    """Decode a CompressedImage payload (jpeg, png, ...) to (H, W, 3) uint8 RGB."""
+    buffer = np.frombuffer(memoryview(data).cast('B') if not isinstance(data, (bytes, bytearray))
+                           else data, dtype=np.uint8)
+    if buffer.size == 0:
+        raise ValueError('compressed image has no data')
+    bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f'cannot decode compressed image (format {format_!r}, '
+                         f'{buffer.size} bytes)')
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _ros2_cv_bridge() -> Any:
+    """A ROS 2 CvBridge, or None (absent, or the PyPI ROS 1 port)."""
+    try:
+        from cv_bridge import CvBridge
+    except ImportError:
+        return None
+    bridge = CvBridge()
+    if not hasattr(bridge, 'compressed_imgmsg_to_cv2'):
+        return None
+    return bridge
+
+
+class ImageDecoder:
+    """Decode sensor_msgs images; cv_bridge when the ROS 2 one works, else decode_raw."""
+
+    def __init__(self, use_cv_bridge: bool = True):
+        self.bridge = _ros2_cv_bridge() if use_cv_bridge else None
+
+    @property
+    def backend(self) -> str:
+        """'cv_bridge' or 'numpy'."""
+        return 'cv_bridge' if self.bridge is not None else 'numpy'
+
+    def decode(self, msg: Any) -> np.ndarray:
+        """sensor_msgs/Image or CompressedImage (any object with their fields) to RGB uint8."""
+        if hasattr(msg, 'format') and not hasattr(msg, 'encoding'):
+            return decode_compressed(msg.format, msg.data)
+        if self.bridge is not None and msg.encoding in ENCODINGS and msg.encoding[-2:] != '16':
+            decode_raw_check(msg)  # same validation and messages as the numpy path
+            try:
+                return np.ascontiguousarray(self.bridge.imgmsg_to_cv2(msg, 'rgb8'))
+            except Exception as exc:  # cv_bridge raises its own error types
+                raise ValueError(f'cv_bridge: {exc}') from exc
+        return decode_raw(msg.encoding, msg.height, msg.width, msg.step, bool(msg.is_bigendian),
+                          msg.data)
+
+
+def decode_raw_check(msg: Any) -> None:
+    """Raise the ValueError decode_raw would raise for msg's encoding, size, step and data."""
+    if msg.encoding not in ENCODINGS:
+        raise ValueError(f'unsupported image encoding {msg.encoding!r}')
+    channels, dtype, _ = ENCODINGS[msg.encoding]
+    if msg.step < msg.width * channels * np.dtype(dtype).itemsize:
+        raise ValueError(f'step {msg.step} is smaller than one {msg.encoding} row')
+    if len(msg.data) < msg.step * msg.height:
+        raise ValueError(f'image data truncated: {len(msg.data)} bytes, need '
+                         f'{msg.step * msg.height}')
+
+
+def encode_rgb8(image: np.ndarray, padding: int = 0) -> Dict[str, Any]:
+    """Fields of an rgb8 sensor_msgs/Image for an (H, W, 3) uint8 array (test and demo helper).
+
+    padding adds that many bytes at the end of every row (step = 3 * W + padding).
+    """
+    height, width, _ = image.shape
+    step = width * 3 + padding
+    rows = np.zeros((height, step), dtype=np.uint8)
+    rows[:, :width * 3] = image.reshape(height, width * 3)
+    return dict(encoding='rgb8', height=height, width=width, step=step, is_bigendian=0,
+                data=rows.tobytes())

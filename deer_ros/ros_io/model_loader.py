@@ -1,0 +1,122 @@
+"""Build the model and the InferenceEngine from NodeSettings (what on_configure runs).
+
+torch is imported only here and only when load() runs, so the node module and its pure pieces
+import without the ML stack. Every failure is an exception whose message tells the user what to
+fix (missing checkpoint, unknown preset, bad calibration).
+"""
+import gc
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from deer_ros.policies.config import EngineConfig
+from deer_ros.ros_io.settings import NodeSettings, engine_config
+
+UNCALIBRATED_THRESHOLD = 0.1   # per-exit threshold when no parameter or calibration gives one
+CALIBRATION_NAME = 'calibration.yaml'
+
+
+@dataclass
+class LoadedModel:
+    """What configure produced: the engine and facts for telemetry and diagnostics."""
+
+    engine: Any                       # InferenceEngine (or anything with reset/step/update_config)
+    num_exits: int
+    total_layers: int
+    description: str                  # one line for logs and diagnostics
+    device: str = 'cpu'
+    warnings: List[str] = field(default_factory=list)   # shown as WARN diagnostics
+    model: Any = None
+
+    def close(self) -> None:
+        """Drop the model and return cached device memory."""
+        self.engine = None
+        self.model = None
+        gc.collect()
+        try:
+            import torch
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
+
+
+def calibration_path(settings: NodeSettings) -> Optional[pathlib.Path]:
+    """model.calibration, else <checkpoint dir>/calibration.yaml when it exists, else None."""
+    if settings.model.calibration:
+        return pathlib.Path(settings.model.calibration).expanduser()
+    if settings.model.checkpoint:
+        ckpt = pathlib.Path(settings.model.checkpoint).expanduser()
+        candidate = (ckpt if ckpt.is_dir() else ckpt.parent) / CALIBRATION_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_thresholds(settings: NodeSettings, num_exits: int, full_gmacs: float,
+                       warnings: List[str]) -> List[float]:
+    """exit.thresholds, else the calibration's for the budget in force, else a flat default."""
+    if settings.exit.thresholds:
+        return list(settings.exit.thresholds)
+    path = calibration_path(settings)
+    if path is not None:
+        if not path.is_file():
+            raise FileNotFoundError(f'model.calibration {str(path)!r} does not exist')
+        from deer_ros.policies.calibration_file import load_calibration
+        calibration = load_calibration(path)
+        if len(calibration.exit_layers) != num_exits:
+            raise ValueError(f'calibration {path} has {len(calibration.exit_layers)} exits, '
+                             f'the model {num_exits}')
+        budget = settings.budget
+        target = (budget.avg_gflops or budget.avg_fraction * full_gmacs
+                  or 0.5 * calibration.full_gmacs)
+        return calibration.thresholds_for(target)
+    if settings.exit.policy == 'deer':
+        warnings.append(f'uncalibrated: exit.thresholds empty and no calibration file; every '
+                        f'exit uses {UNCALIBRATED_THRESHOLD}')
+    return [UNCALIBRATED_THRESHOLD] * max(0, num_exits - 1)
+
+
+def build_rollout(settings: NodeSettings) -> Any:
+    """The SegmentModel: ModelRollout from the checkpoint, or the preset's random weights."""
+    device = None if settings.model.device == 'auto' else settings.model.device
+    if settings.model.checkpoint:
+        path = pathlib.Path(settings.model.checkpoint).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f'model.checkpoint {str(path)!r} does not exist (empty = '
+                                    'the preset with random weights)')
+        from deer_ros.model.build import rollout_from_checkpoint
+        return rollout_from_checkpoint(str(path), device=device)
+    from deer_ros.model.build import rollout_from_preset
+    from deer_ros.model.config import PRESETS
+    if settings.model.preset not in PRESETS:
+        raise ValueError(f'unknown model.preset {settings.model.preset!r}; known: '
+                         f'{", ".join(sorted(PRESETS))}')
+    return rollout_from_preset(settings.model.preset, seed=settings.model.seed, device=device)
+
+
+def engine_for(model: Any, settings: NodeSettings, description: str,
+               warnings: Optional[List[str]] = None) -> LoadedModel:
+    """Wrap any SegmentModel in an InferenceEngine configured from settings."""
+    from deer_ros.policies.engine import InferenceEngine
+    warnings = list(warnings or [])
+    num_exits = len(model.exit_layers)
+    full = float(sum(list(model.layer_gmacs())[:model.exit_layers[-1] + 1]) + model.head_gmacs)
+    config: EngineConfig = engine_config(settings)
+    config.thresholds = resolve_thresholds(settings, num_exits, full, warnings)
+    engine = InferenceEngine(model, config)
+    return LoadedModel(engine, num_exits, int(model.num_layers), description,
+                       str(getattr(model, 'device', 'cpu')), warnings, model)
+
+
+def load(settings: NodeSettings) -> LoadedModel:
+    """Load the configured model and build its engine (the node's default loader)."""
+    model = build_rollout(settings)
+    warnings = []
+    if settings.model.checkpoint:
+        description = f'{settings.model.checkpoint} ({model.num_layers} layers)'
+    else:
+        description = (f'preset {settings.model.preset} with RANDOM weights (seed '
+                       f'{settings.model.seed})')
+        warnings.append(f'model.checkpoint empty: {description}; actions are meaningless')
+    return engine_for(model, settings, description, warnings)

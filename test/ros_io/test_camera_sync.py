@@ -1,0 +1,69 @@
+"""camera_sync: latest-frame-only, pairing within slop, bounded queues, dropped counting."""
+import numpy as np
+
+from deer_ros.ros_io.camera_sync import CameraSync, Frame
+
+IMG = np.zeros((2, 2, 3), np.uint8)
+
+
+def frame(stamp, received=None):
+    return Frame(IMG, stamp, stamp if received is None else received)
+
+
+def test_single_camera_takes_newest_once_and_counts_superseded():
+    sync = CameraSync(use_gripper=False)
+    for t in (1.0, 1.1, 1.2):
+        sync.add('static', frame(t))
+    obs = sync.take()
+    assert obs.static.stamp_s == 1.2 and obs.gripper is None
+    assert sync.dropped == 2
+    assert sync.take() is None          # never the same observation twice
+    sync.add('static', frame(1.3))
+    assert sync.take().static.stamp_s == 1.3
+    assert sync.dropped == 2
+
+
+def test_two_cameras_pair_within_slop_only():
+    sync = CameraSync(use_gripper=True, slop_s=0.02)
+    sync.add('static', frame(1.00))
+    assert sync.take() is None           # no gripper frame yet
+    sync.add('gripper', frame(1.05))
+    assert sync.take() is None           # 50 ms apart > slop
+    sync.add('gripper', frame(1.01))
+    obs = sync.take()
+    assert obs.static.stamp_s == 1.00 and obs.gripper.stamp_s == 1.01
+
+
+def test_pairing_falls_back_to_an_older_static_frame():
+    sync = CameraSync(use_gripper=True, slop_s=0.01)
+    sync.add('static', frame(1.00))
+    sync.add('static', frame(1.10))
+    sync.add('gripper', frame(1.005))
+    assert sync.take().static.stamp_s == 1.00
+
+
+def test_queues_are_bounded_and_evictions_count_as_dropped():
+    sync = CameraSync(use_gripper=False, queue_size=3)
+    for i in range(100):
+        sync.add('static', frame(float(i)))
+    assert len(sync._static) == 3
+    sync.take()
+    assert sync.dropped == 99
+
+
+def test_clock_jump_back_restarts_pairing():
+    sync = CameraSync(use_gripper=False)
+    sync.add('static', frame(100.0))
+    assert sync.take() is not None
+    sync.add('static', frame(3.0))        # simulation reset: stamps restart
+    assert sync.take().static.stamp_s == 3.0
+    assert sync.clock_jumps == 1
+
+
+def test_latest_received_is_the_older_camera():
+    sync = CameraSync(use_gripper=True)
+    assert sync.latest_received_s() is None
+    sync.add('static', frame(1.0, received=10.0))
+    assert sync.latest_received_s() is None
+    sync.add('gripper', frame(1.0, received=9.0))
+    assert sync.latest_received_s() == 9.0
