@@ -12,6 +12,8 @@ node with `load_calibration(path)`; it keeps the values, so any other budget can
 """
 import argparse
 
+from deer_ros.cli.import_mcap import add_topic_arguments
+
 COMMAND = 'calibrate'
 HELP = 'collect exit-consistency values on recorded episodes and solve thresholds per budget'
 
@@ -41,7 +43,8 @@ def load_rollout(args: argparse.Namespace):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `deer-ros calibrate`."""
-    parser.add_argument('data', help='recorded dataset directory (deer_ros recording format)')
+    parser.add_argument('data', help='recorded dataset directory (deer_ros recording format) or '
+                        'a rosbag2 .mcap file / directory (see deer-ros import-mcap)')
     parser.add_argument('-o', '--output', default='calibration.yaml',
                         help='YAML to write (default: %(default)s)')
     add_model_arguments(parser)
@@ -62,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--stride', type=int, default=1, help='sample every N-th frame')
     parser.add_argument('--max-episodes', type=int, default=0, help='0: all')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    add_topic_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,10 +73,19 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
+    import tempfile
+
+    from deer_ros.cli.import_mcap import topics_from_args
+    from deer_ros.data.mcap_import import import_mcap, is_mcap
     from deer_ros.data.recording import iter_episodes, read_info
     from deer_ros.policies.calibration_file import Calibration, save_calibration
     from deer_ros.policies.values import ValueSamples, episode_values
 
+    if is_mcap(args.data):
+        imported = tempfile.mkdtemp(prefix='deer_ros_mcap_')
+        stats = import_mcap(args.data, imported, topics_from_args(args))
+        print(f'imported {stats.episodes} episode(s) from {args.data}')
+        args.data = imported
     info = read_info(args.data)
     episodes = info.episodes[:args.max_episodes] if args.max_episodes else info.episodes
     total = sum(int(e.get('length', 0)) for e in episodes)
