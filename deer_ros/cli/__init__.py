@@ -16,7 +16,12 @@ def _commands() -> List[ModuleType]:
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith('_'):
             continue
-        module = importlib.import_module(f'{__name__}.{info.name}')
+        try:
+            module = importlib.import_module(f'{__name__}.{info.name}')
+        except Exception as exc:  # one broken command must not take the others down
+            print(f'deer-ros: command module {info.name!r} failed to import: {exc}',
+                  file=sys.stderr)
+            continue
         if hasattr(module, 'COMMAND') and hasattr(module, 'run'):
             modules.append(module)
     return sorted(modules, key=lambda m: m.COMMAND)

@@ -120,6 +120,7 @@ def test_unknown_parameter_names_raise():
         S.from_flat({'budget.avg_gflop': 1.0})
 
 
-def test_docs_parameter_table_is_generated():
-    docs = (ROOT / 'docs' / 'node.md').read_text()
-    assert S.render_markdown() in docs, 'regenerate the table: settings.render_markdown()'
+@pytest.mark.parametrize('doc', ['docs/node.md', 'README.md'])
+def test_docs_parameter_table_is_generated(doc):
+    text = (ROOT / doc).read_text()
+    assert S.render_markdown() in text, f'regenerate the table in {doc}: settings.render_markdown()'
