@@ -68,6 +68,7 @@ class MosaicAttention(nn.Module):
             self.q_ln = _norm(cfg)
             self.k_ln = _norm(cfg)
         self.out_proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.sdpa = True     # F.scaled_dot_product_attention; False: explicit softmax
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """(B, L, d) -> (B, L, d); bias (H, L, L) holds ALiBi and the causal mask."""
@@ -78,10 +79,13 @@ class MosaicAttention(nn.Module):
             q, k = self.q_ln(q).to(dtype), self.k_ln(k).to(dtype)
         q, k, v = (t.view(b, n, self.n_heads, self.head_dim).transpose(1, 2)
                    for t in (q, k, v))                           # (B, H, L, hd)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim) + bias  # (B, H, L, L)
-        attn = scores.float().softmax(dim=-1).to(v.dtype)
-        out = (attn @ v).transpose(1, 2).reshape(b, n, d)        # (B, L, d)
-        return self.out_proj(out)
+        if self.sdpa:       # fused kernel; ALiBi + causal mask as the additive attn_mask
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype),
+                                                 scale=1.0 / math.sqrt(self.head_dim))
+        else:
+            scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim) + bias  # (B, H, L, L)
+            out = scores.float().softmax(dim=-1).to(v.dtype) @ v
+        return self.out_proj(out.transpose(1, 2).reshape(b, n, d))  # (B, L, d)
 
 
 class MosaicMLP(nn.Module):

@@ -4,8 +4,9 @@ The policies decide how far to run; this class only executes what it is asked, k
 layer output of the current frame, evaluates the shared head without side effects, and moves
 layers on and off the device for the memory cap.
 """
+import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -16,8 +17,9 @@ from deer_ros.model.api import Candidate
 from deer_ros.model.flamingo import DeerVLA
 from deer_ros.model.flops import head_macs, layer_macs, vision_macs
 from deer_ros.model.head import LSTMState
+from deer_ros.model.mosaic import MosaicAttention
 from deer_ros.model.tokenizer import MEDIA, prompt
-from deer_ros.model.vision import preprocess
+from deer_ros.model.vision import preprocess, preprocess_batch
 
 # autocast dtype per precision name (weights stay fp32); 'amp' is DeeR's eval: fp16 on CUDA
 PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16, 'amp': 'amp'}
@@ -51,7 +53,13 @@ class ModelRollout:
     """Implements deer_ros.model.api.SegmentModel on a DeerVLA (any preset, any device)."""
 
     def __init__(self, model: DeerVLA, tokenizer: Any, device: Optional[str] = None,
-                 precision: str = 'fp32', resident_exit: Optional[int] = None):
+                 precision: str = 'fp32', resident_exit: Optional[int] = None,
+                 fast_path: bool = True, compile_layers: bool = False):
+        """fast_path: SDPA, batched cameras, cached prompt tensors, one head read-back.
+
+        compile_layers: torch.compile each layer (per-segment kernels; check against eager
+        with `deer-ros bench fastpath --compile`).
+        """
         if precision not in PRECISIONS:
             raise ValueError(f'precision must be one of {sorted(PRECISIONS)}')
         self.device = resolve_device(device)
@@ -70,6 +78,14 @@ class ModelRollout:
         self._ids: Optional[torch.Tensor] = None
         self._state: Optional[LSTMState] = None
         self._cameras = 2
+        self.fast_path = fast_path
+        for module in self.model.modules():
+            if isinstance(module, MosaicAttention):
+                module.sdpa = fast_path
+        self._prompt: Optional[Tuple[Any, ...]] = None   # ids, key, embedding, bias, locations
+        self._layer_fns: List[Callable[..., torch.Tensor]] = list(self.model.blocks)
+        if compile_layers:
+            self._layer_fns = [torch.compile(block, dynamic=False) for block in self.model.blocks]
         if resident_exit is not None:
             self.set_resident_exit(resident_exit)
 
@@ -105,6 +121,8 @@ class ModelRollout:
         """Vision encoder + perceiver on (H, W, 3) uint8 RGB images; embeds the prompt."""
         if self._ids is None:
             raise RuntimeError('call reset(instruction) before encode()')
+        if self.fast_path:
+            return self._encode_fast(static, gripper)
         vcfg = self.config.vision
         with self._autocast():
             static_px = preprocess(static, vcfg, self.device)
@@ -115,6 +133,30 @@ class ModelRollout:
         bias = self.model.lang_encoder.bias(self._ids.shape[1], self.device)
         return Frame(media=media, media_locations=self._ids == self.media_token_id, bias=bias,
                      embedding=embedding)
+
+    def _encode_fast(self, static: np.ndarray, gripper: Optional[np.ndarray]) -> Frame:
+        """encode() with both cameras in one vision + perceiver call and cached prompt tensors."""
+        images = [static] if gripper is None else [static, gripper]
+        with self._autocast():
+            pixels = preprocess_batch(images, self.config.vision, self.device)   # (C, 3, S, S)
+            tokens = self.model.vision_encoder(pixels)                           # (C, P, d_v)
+            latents = self.model.perceiver(tokens[:, None, None])                # (C, 1, n, d_v)
+        c, _, n, dim = latents.shape
+        media = latents.transpose(0, 1).reshape(1, 1, c * n, dim)    # static tokens first
+        self._cameras = c
+        embedding, bias, locations = self._prompt_tensors()
+        return Frame(media=media, media_locations=locations, bias=bias, embedding=embedding)
+
+    def _prompt_tensors(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Embedding, bias and media locations of the prompt, recomputed only when they change."""
+        wte = self.model.lang_encoder.transformer.wte.weight
+        key = (wte.data_ptr(), wte._version, self.precision)     # weights or autocast changed
+        if self._prompt is None or self._prompt[0] is not self._ids or self._prompt[1] != key:
+            with self._autocast():
+                embedding = self.model.embed(self._ids)
+            bias = self.model.lang_encoder.bias(self._ids.shape[1], self.device)
+            self._prompt = (self._ids, key, embedding, bias, self._ids == self.media_token_id)
+        return self._prompt[2], self._prompt[3], self._prompt[4]
 
     @torch.no_grad()
     def run_layers(self, frame: Frame, start: int, stop: int,
@@ -139,7 +181,7 @@ class ModelRollout:
                     frame.outputs.extend([x] * (end - i))
                     i = end
                     continue
-                x = self.model.blocks[i](x, frame.media, frame.media_locations, frame.bias)
+                x = self._layer_fns[i](x, frame.media, frame.media_locations, frame.bias)
                 frame.outputs.append(x)
                 i += 1
 
@@ -165,12 +207,25 @@ class ModelRollout:
         if not 0 <= layer < frame.layers_done:
             raise ValueError(f'layer {layer} has not been computed ({frame.layers_done} done)')
         head = self.model.extra_exit
+        if self.fast_path:
+            return self._candidate_fast(frame, layer)
         with self._autocast():
             pooled = head.pool(frame.outputs[layer])[:, None]              # (1, 1, d)
             pose, logit, state = head(pooled, self._state)
         pose_np = pose[0, -1].float().cpu().numpy().astype(np.float32)     # (6,)
         prob = float(torch.sigmoid(logit[0, -1, 0].float()))
         return Candidate(layer=layer, pose=pose_np, gripper_prob=prob, state=state)
+
+    def _candidate_fast(self, frame: Frame, layer: int) -> Candidate:
+        """candidate() with native LSTM kernels on CPU and one device-to-host read-back."""
+        head = self.model.extra_exit
+        with self._autocast(), _native_rnn(self.device):
+            pooled = head.pool(frame.outputs[layer])[:, None]              # (1, 1, d)
+            pose, logit, state = head(pooled, self._state)
+        values = torch.cat([pose[0, -1], logit[0, -1, :1]]).float().cpu()  # the decision's sync
+        prob = float(torch.sigmoid(values[-1]))
+        return Candidate(layer=layer, pose=values[:-1].numpy().astype(np.float32),
+                         gripper_prob=prob, state=state)
 
     def commit(self, candidate: Candidate) -> None:
         """Advance the committed head state with the candidate actually taken."""
@@ -227,14 +282,17 @@ class ModelRollout:
     def set_resident_exit(self, exit_index: int) -> None:
         """Move layers to / from the device so that exits up to exit_index can run.
 
-        On an accelerator the layers above the cap go to host memory; on a CPU device they
-        become meta tensors and their weights are kept aside (bookkeeping: no RAM is freed).
+        On an accelerator the layers above the cap go to host memory and the allocator's cache
+        is emptied, so the driver (NVML) sees the memory returned; on a CPU device they become
+        meta tensors and their weights are kept aside (bookkeeping: no RAM is freed).
         """
         if not 0 <= exit_index < len(self.exit_layers):
             raise ValueError(f'exit index {exit_index} outside 0..{len(self.exit_layers) - 1}')
         keep = self.exit_layers[exit_index] + 1
         for i, block in enumerate(self.model.blocks):
             self._place(i, block, on_device=i < keep)
+        if self.device.type == 'cuda' and exit_index < self._resident:
+            torch.cuda.empty_cache()
         self._resident = exit_index
 
     def _place(self, i: int, block: nn.Module, on_device: bool) -> None:
@@ -254,3 +312,19 @@ class ModelRollout:
         """Wait for queued device work (so host timers measure it); a no-op on CPU."""
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
+
+
+@contextlib.contextmanager
+def _native_rnn(device: torch.device) -> Iterator[None]:
+    """On CPU, run the head's single-step LSTMs on the native kernel instead of oneDNN.
+
+    oneDNN's per-call set-up costs about 1 ms per LSTM layer at batch 1; the values agree.
+    """
+    if device.type != 'cpu' or not torch.backends.mkldnn.enabled:
+        yield
+        return
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = True

@@ -4,7 +4,7 @@ OpenFlamingo/DeeR were trained on open_clip <= 2.22 patch tokens, i.e. the last 
 block's output WITHOUT `ln_post`; newer open_clip applies ln_post to all tokens, so we take
 the block output explicitly.
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -41,14 +41,28 @@ def preprocess(image: np.ndarray, cfg: VisionConfig,
     Bicubic resize of the shorter side to S (antialiased, a = -0.5, one axis at a time with
     uint8 rounding between: matches PIL to +-1 level), centre crop, CLIP mean/std.
     """
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f'expected an (H, W, 3) RGB image, got shape {image.shape}')
-    if image.dtype != np.uint8:
-        raise ValueError(f'expected uint8 pixels, got {image.dtype}')
-    if not image.flags.writeable or not image.flags.c_contiguous:
-        image = np.array(image)                              # torch wants writable memory
-    x = torch.from_numpy(image).to(device)
-    x = x.permute(2, 0, 1)[None].float()                     # (1, 3, H, W) in 0..255
+    return preprocess_batch([image], cfg, device)
+
+
+def preprocess_batch(images: Sequence[np.ndarray], cfg: VisionConfig,
+                     device: Optional[torch.device] = None) -> torch.Tensor:
+    """N same-sized (H, W, 3) uint8 RGB images -> (N, 3, S, S) float32 in one pass.
+
+    The uint8 pixels go to the device first (4x less to copy than floats); resize, crop and
+    normalisation run there, batched. Images of different sizes are processed one by one.
+    """
+    for image in images:
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f'expected an (H, W, 3) RGB image, got shape {image.shape}')
+        if image.dtype != np.uint8:
+            raise ValueError(f'expected uint8 pixels, got {image.dtype}')
+    if len({image.shape for image in images}) > 1:
+        return torch.cat([preprocess_batch([image], cfg, device) for image in images])
+    batch = np.stack(images) if len(images) > 1 else images[0][None]
+    if not batch.flags.writeable or not batch.flags.c_contiguous:
+        batch = np.array(batch)                              # torch wants writable memory
+    x = torch.from_numpy(batch).to(device)
+    x = x.permute(0, 3, 1, 2).float()                        # (N, 3, H, W) in 0..255
     h, w = x.shape[-2:]
     size = cfg.image_size
     if (h, w) != (size, size) or h != w:

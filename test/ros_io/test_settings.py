@@ -123,4 +123,4 @@ def test_unknown_parameter_names_raise():
 @pytest.mark.parametrize('doc', ['docs/node.md', 'README.md'])
 def test_docs_parameter_table_is_generated(doc):
     text = (ROOT / doc).read_text()
-    assert S.render_markdown() in text, f'regenerate the table in {doc}: settings.render_markdown()'
+    assert S.render_markdown() in text, f'regenerate the table in {doc}: render_markdown()'
