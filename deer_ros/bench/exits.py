@@ -1,0 +1,128 @@
+"""Benchmark 1: per-exit cost (latency, LLM GMAC, resident and peak memory) vs the full model.
+
+Each step runs what a fixed-exit policy runs: vision + perceiver for both cameras, layers
+0..exit_layers[k], one head evaluation and commit. Exits are interleaved round-robin, so load
+drifting on a shared machine affects every exit alike; the full model is the last exit.
+"""
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List
+
+from deer_ros.bench import report
+from deer_ros.bench.models import bench_rollout, camera_images, environment
+from deer_ros.bench.timing import PhaseTimer, set_threads, summarize
+
+_MB = 1024.0 * 1024.0
+
+
+@dataclass
+class ExitsConfig:
+    """Settings of `deer-ros bench exits`."""
+
+    preset: str = 'small'                 # model preset (random weights)
+    overrides: Dict[str, str] = field(default_factory=dict)   # dotted config overrides
+    device: str = 'cpu'                   # torch device
+    precision: str = 'fp32'               # fp32 | fp16 | bf16 | amp (autocast)
+    steps: int = 30                       # timed steps per exit (after warm-up)
+    warmup: int = 3                       # untimed steps per exit
+    threads: int = 1                      # torch intra-op threads (0: leave)
+    image_height: int = 480               # camera image size, pixels
+    image_width: int = 640
+    seed: int = 0
+    command: str = ''                     # recorded in the result
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.warmup < 0:
+            raise ValueError('steps must be >= 1 and warmup >= 0')
+
+
+def _step(rollout: Any, timer: PhaseTimer, images: List[Any], layer: int) -> Dict[str, float]:
+    timer.start()
+    frame = rollout.encode(images[0], images[1])
+    timer.mark('vision_ms')
+    rollout.run_layers(frame, 0, layer + 1)
+    timer.mark('llm_ms')
+    rollout.commit(rollout.candidate(frame, layer))
+    timer.mark('head_ms')
+    return timer.finish()
+
+
+def run_exits(cfg: ExitsConfig) -> Dict[str, Any]:
+    """Measure every exit; returns a JSON-ready result (see exits_markdown)."""
+    threads = set_threads(cfg.threads)
+    rollout = bench_rollout(cfg.preset, cfg.overrides, cfg.seed, cfg.device, cfg.precision)
+    images = camera_images(2, cfg.image_height, cfg.image_width, cfg.seed)
+    timer = PhaseTimer(rollout.device.type)
+    exits = list(rollout.exit_layers)
+    samples: List[List[Dict[str, float]]] = [[] for _ in exits]
+    for r in range(cfg.warmup + cfg.steps):
+        for k, layer in enumerate(exits):
+            phases = _step(rollout, timer, images, layer)
+            if r >= cfg.warmup:
+                samples[k].append(phases)
+    gmacs = rollout.layer_gmacs()
+    memory = [_memory_at(rollout, k, timer, images) for k in range(len(exits))]
+    rows = []
+    for k, layer in enumerate(exits):
+        row = {'exit': k, 'layer': layer, 'layers': layer + 1,
+               'llm_gmacs': float(sum(gmacs[:layer + 1])), **memory[k]}
+        for phase in ('total', 'vision_ms', 'llm_ms', 'head_ms'):
+            row[phase if phase != 'total' else 'step'] = \
+                summarize([s[phase] for s in samples[k]]).to_dict()
+        rows.append(row)
+    full = rows[-1]
+    for row in rows:
+        row['ratio_latency'] = row['step']['median_ms'] / full['step']['median_ms']
+        row['ratio_llm_latency'] = row['llm_ms']['median_ms'] / full['llm_ms']['median_ms']
+        row['ratio_gmacs'] = row['llm_gmacs'] / full['llm_gmacs']
+        row['ratio_resident'] = row['resident_param_bytes'] / full['resident_param_bytes']
+        row['vision_share'] = row['vision_ms']['median_ms'] / row['step']['median_ms']
+    env = environment(str(rollout.device), threads, cfg.command)
+    if rollout.device.type != 'cuda':
+        env['note'] = ('CPU: peak allocated memory needs CUDA (torch.cuda.max_memory_allocated);'
+                       ' memory columns are parameter bytes on the device')
+    return dict(benchmark='exits', config=asdict(cfg), environment=env,
+                model=rollout.config.name, tokens=rollout.num_tokens,
+                vision_gmacs=float(rollout.vision_gmacs), head_gmacs=float(rollout.head_gmacs),
+                exits=rows)
+
+
+def _memory_at(rollout: Any, k: int, timer: PhaseTimer, images: List[Any]) -> Dict[str, Any]:
+    """Parameter bytes on the device with the cap at exit k, and (CUDA) the peak of one step."""
+    last = len(rollout.exit_layers) - 1
+    rollout.set_resident_exit(k)
+    out: Dict[str, Any] = {'resident_param_bytes': int(rollout.device_parameter_bytes()),
+                           'peak_allocated_bytes': None}
+    if rollout.device.type == 'cuda':
+        import torch
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(rollout.device)
+        _step(rollout, timer, images, rollout.exit_layers[k])
+        out['peak_allocated_bytes'] = int(torch.cuda.max_memory_allocated(rollout.device))
+    rollout.set_resident_exit(last)
+    return out
+
+
+def exits_markdown(result: Dict[str, Any]) -> str:
+    """Tables of run_exits' result."""
+    rows = []
+    for r in result['exits']:
+        peak = r['peak_allocated_bytes']
+        rows.append([r['exit'], r['layers'], r['llm_gmacs'], r['ratio_gmacs'],
+                     r['step']['median_ms'], r['step']['p95_ms'], r['ratio_latency'],
+                     r['llm_ms']['median_ms'], r['ratio_llm_latency'],
+                     r['vision_ms']['median_ms'], r['vision_share'],
+                     r['resident_param_bytes'] / _MB, r['ratio_resident'],
+                     None if peak is None else peak / _MB])
+    header = ['exit', 'layers', 'LLM GMAC', 'GMAC / full', 'step median ms', 'step p95 ms',
+              'latency / full', 'LLM median ms', 'LLM latency / full', 'vision median ms',
+              'vision share', 'resident params MB', 'resident / full', 'peak alloc MB']
+    n = result['exits'][0]['step']['n']
+    lines = [f"### Per-exit cost: {result['model']} ({result['environment']['device']})", '',
+             *report.environment_lines(result),
+             f"- {n} timed steps per exit after warm-up, exits interleaved; prompt "
+             f"{result['tokens']} tokens; two {result['config']['image_width']}x"
+             f"{result['config']['image_height']} cameras",
+             f"- vision encoder + perceiver (both cameras): {result['vision_gmacs']:.4g} GMAC, "
+             f"not reduced by early exit; one head evaluation {result['head_gmacs']:.4g} GMAC",
+             '', report.table(header, rows)]
+    return '\n'.join(lines)

@@ -1,0 +1,152 @@
+"""Benchmark 3b: deer_node end to end on a real rclpy graph (Fast DDS), one process.
+
+A camera publisher sends pairs of 640x480 rgb8 images (same stamp) to a DeerNode whose timings
+are read by a subclass (no change to the node): arrival of each image (callback entry), when the
+decoded frame was queued, the control tick's start and the end of publishing. Per action:
+
+* arrival_to_publish = publish done - arrival of the newer image of the pair;
+* model = the engine's vision + LLM + head time (StepRecord);
+* timer_wait = tick start - the newer frame queued (the latest-frame control timer's phase, at
+  most one control period; a design choice, not work);
+* overhead = arrival_to_publish - model - timer_wait (decode, sync, policy, mapping, publish).
+
+Pairs are sent one at a time (the next after the action arrives), so frames never queue.
+"""
+import os
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+from deer_ros.bench.node_stages import image_message
+from deer_ros.bench.timing import summarize
+
+NAMESPACE = 'deer_bench'
+
+
+def _bench_node_class() -> type:
+    from deer_ros.ros_io.deer_node import DeerNode
+
+    class TimedDeerNode(DeerNode):
+        """DeerNode that records when each stage of the per-frame path happened."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.arrivals: Dict[tuple, float] = {}
+            self.queued: Dict[tuple, float] = {}
+            self.actions: List[Dict[str, Any]] = []
+            self._tick_start = 0.0
+            self._times_lock = threading.Lock()
+            super().__init__(*args, **kwargs)
+
+        def _on_image(self, camera: str, msg: Any) -> None:
+            arrival = time.monotonic()
+            super()._on_image(camera, msg)
+            key = (camera, msg.header.stamp.sec, msg.header.stamp.nanosec)
+            with self._times_lock:
+                self.arrivals[key] = arrival
+                self.queued[key] = time.monotonic()
+
+        def _on_control_tick(self) -> None:
+            self._tick_start = time.monotonic()
+            super()._on_control_tick()
+
+        def _publish_command(self, command: Any, stamp: Any, record: Any,
+                             gripper: Optional[float] = None) -> None:
+            super()._publish_command(command, stamp, record, gripper)
+            if record is None:
+                return
+            done = time.monotonic()
+            keys = [(cam, stamp.sec, stamp.nanosec) for cam in ('static', 'gripper')]
+            with self._times_lock:
+                arrival = max(self.arrivals.get(k, float('nan')) for k in keys)
+                queued = max(self.queued.get(k, float('nan')) for k in keys)
+            self.actions.append(dict(arrival=arrival, queued=queued, tick=self._tick_start,
+                                     done=done, record=record))
+
+    return TimedDeerNode
+
+
+def run_graph(loader: Any, images: List[Any], frames: int, warmup: int,
+              control_rate_hz: float = 100.0, timeout_s: float = 5.0) -> Dict[str, Any]:
+    """Send `warmup + frames` image pairs through a DeerNode; timings of the last `frames`."""
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import String
+
+    from deer_ros.msg import ActionCommand
+    from deer_ros.ros_io.deer_node import COMMAND_QOS, INSTRUCTION_QOS
+    context = Context()
+    domain = int(os.environ.get('ROS_DOMAIN_ID', 150 + os.getpid() % 80))
+    rclpy.init(context=context, domain_id=domain)
+    params = {'autostart': True, 'control_rate_hz': float(control_rate_hz),
+              'use_gripper_camera': True}
+    node = _bench_node_class()(context=context, namespace=NAMESPACE, loader=loader,
+                               parameter_overrides=[Parameter(k, value=v)
+                                                    for k, v in params.items()])
+    node_exec = MultiThreadedExecutor(num_threads=4, context=context)
+    node_exec.add_node(node)
+    spinner = threading.Thread(target=node_exec.spin, daemon=True)
+    spinner.start()
+    from rclpy.node import Node
+    peer = Node('deer_bench_camera', namespace=NAMESPACE, context=context)
+    peer_exec = SingleThreadedExecutor(context=context)
+    peer_exec.add_node(peer)
+    cams = [peer.create_publisher(Image, f'camera/{c}/image_raw', qos_profile_sensor_data)
+            for c in ('static', 'gripper')]
+    received: List[float] = []
+    peer.create_subscription(ActionCommand, 'action',
+                             lambda msg: received.append(time.monotonic()), COMMAND_QOS)
+    instruction = peer.create_publisher(String, 'instruction', INSTRUCTION_QOS)
+    sent: List[float] = []
+    try:
+        _spin_until(peer_exec, lambda: all(p.get_subscription_count() for p in cams)
+                    and node.core is not None, timeout_s, 'deer_node configured + matched')
+        instruction.publish(String(data='push the red block to the left'))
+        for i in range(warmup + frames):
+            before = len(received)
+            msgs = [image_message(img, 1000.0 + 0.1 * i) for img in images]
+            t_send = time.monotonic()
+            for pub, msg in zip(cams, msgs):
+                pub.publish(msg)
+            _spin_until(peer_exec, lambda: len(received) > before, timeout_s,
+                        f'action for frame {i}')
+            sent.append(t_send)
+            time.sleep(0.005)
+    finally:
+        node_exec.shutdown(timeout_sec=5.0)
+        spinner.join(timeout=5.0)
+        peer_exec.shutdown()
+        peer.destroy_node()
+        node.destroy_node()
+        context.try_shutdown()
+    actions = node.actions[-frames:]
+    rows = [_row(a) for a in actions]
+    roundtrip = [(r - s) * 1e3 for s, r in zip(sent[-frames:], received[-frames:])]
+    keys = ('arrival_to_publish_ms', 'model_ms', 'timer_wait_ms', 'overhead_ms',
+            'overhead_with_wait_ms')
+    out = {k: summarize([r[k] for r in rows]).to_dict() for k in keys}
+    out['send_to_receive_ms'] = summarize(roundtrip).to_dict()
+    out['frames'] = len(rows)
+    out['control_rate_hz'] = control_rate_hz
+    return out
+
+
+def _row(action: Dict[str, Any]) -> Dict[str, float]:
+    rec = action['record']
+    model = rec.vision_ms + rec.llm_ms + rec.head_ms
+    total = (action['done'] - action['arrival']) * 1e3
+    wait = max(0.0, (action['tick'] - action['queued']) * 1e3)
+    return dict(arrival_to_publish_ms=total, model_ms=model, timer_wait_ms=wait,
+                overhead_ms=total - model - wait, overhead_with_wait_ms=total - model)
+
+
+def _spin_until(executor: Any, predicate: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'timed out after {timeout_s:.1f} s waiting for {what}')
+        executor.spin_once(timeout_sec=0.01)
