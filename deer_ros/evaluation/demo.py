@@ -1,0 +1,161 @@
+"""The README's main job: the shipped model driving the MetaWorld arm closed-loop over ROS 2.
+
+sim_node and deer_node (autostart) run as subprocesses on a private ROS domain (loopback only);
+this process only watches the topics: episode_status for success, telemetry for the compute each
+action took, the static camera for a picture of the first episode. At the end both nodes get
+SIGINT (deer_node publishes its final hold) and must exit with code 0.
+"""
+import pathlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from deer_ros.evaluation.graph import ClosedLoopGraph, GraphEpisode
+from deer_ros.evaluation.graph_params import GraphConfig
+from deer_ros.evaluation.model_spec import ModelSpec
+
+DEMO_TASKS = ('reach-v3', 'button-press-topdown-v3', 'drawer-close-v3')
+RANDOM_MAX_STEPS = 40      # a random model never succeeds: keep its episodes short
+
+
+@dataclass
+class DemoConfig:
+    """What the demo runs."""
+
+    model: ModelSpec
+    tasks: Tuple[str, ...] = DEMO_TASKS
+    episodes_per_task: int = 2
+    seed: int = 0
+    max_steps: int = 0                 # 0: the task's limit (200)
+    budget_fraction: float = 0.33      # deer_node budget.avg_fraction (online controller)
+    image_size: int = 96
+    output_dir: pathlib.Path = pathlib.Path('runs/demo')
+    warnings: List[str] = field(default_factory=list)
+
+    def graph(self) -> GraphConfig:
+        """The nodes' settings: DeeR with the online compute controller at budget_fraction."""
+        engine: Dict[str, Any] = {'policy': 'deer'}
+        if self.budget_fraction > 0:
+            engine['budget_avg_fraction'] = self.budget_fraction
+        return GraphConfig(tasks=tuple(self.tasks), episodes_per_task=self.episodes_per_task,
+                           seed=self.seed, max_steps=self.max_steps,
+                           image_size=self.image_size, checkpoint=self.model.checkpoint,
+                           preset=self.model.preset, model_seed=self.model.seed, engine=engine)
+
+
+class FullCost:
+    """GMAC of the full model per instruction, computed in a background thread (torch import)."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self._table: Dict[str, float] = {}
+        self._model: Any = None
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._load, args=(spec,), daemon=True)
+        self._thread.start()
+
+    def _load(self, spec: ModelSpec) -> None:
+        try:
+            import torch
+            torch.set_num_threads(1)
+            self._model = spec.load()
+        except BaseException as exc:   # reported when the cost is asked for
+            self._error = exc
+
+    def __call__(self, instruction: str) -> float:
+        """GMAC of the full model for this instruction (NaN when the model failed to load)."""
+        self._thread.join()
+        if self._model is None:
+            return float('nan')
+        if instruction not in self._table:
+            from deer_ros.evaluation.ros_runner import full_gmacs_function
+            self._table[instruction] = full_gmacs_function(self._model)(instruction)
+        return self._table[instruction]
+
+
+@dataclass
+class EpisodeLine:
+    """What the demo prints per episode."""
+
+    episode: GraphEpisode
+    avg_gmacs: float
+    full_gmacs: float
+    avg_layers: float
+    total_layers: int
+
+    @property
+    def saving(self) -> float:
+        """Times less LLM compute than the full model."""
+        return self.full_gmacs / self.avg_gmacs if self.avg_gmacs > 0 else float('nan')
+
+    def text(self) -> str:
+        """One line: outcome, steps, compute vs full."""
+        ep = self.episode
+        outcome = 'SUCCESS' if ep.success else 'failure'
+        return (f'episode {ep.index} {ep.task:<24} {outcome:<7} in {ep.steps:3d} steps | '
+                f'{self.avg_gmacs:.5f} GMAC/action vs full {self.full_gmacs:.5f} '
+                f'({self.saving:.2f}x less, {100 * (1 - 1 / self.saving):.0f}% saved) | '
+                f'layers {self.avg_layers:.1f}/{self.total_layers}')
+
+
+def episode_line(ep: GraphEpisode, full_cost: Callable[[str], float]) -> EpisodeLine:
+    """Compute figures of one episode from its telemetry."""
+    t = ep.telemetry
+    gmacs = float(np.mean([m.gflops for m in t])) if t else float('nan')
+    layers = float(np.mean([m.layers_executed for m in t])) if t else float('nan')
+    total = int(t[0].total_layers) if t else 0
+    return EpisodeLine(ep, gmacs, full_cost(ep.instruction), layers, total)
+
+
+def summary_text(lines: List[EpisodeLine]) -> str:
+    """Totals over the demo's episodes (compute averaged per action)."""
+    actions = [m for line in lines for m in line.episode.telemetry]
+    if not actions:
+        return 'no actions observed'
+    gmacs = float(np.mean([m.gflops for m in actions]))
+    weights = [len(line.episode.telemetry) for line in lines]
+    full = float(np.average([line.full_gmacs for line in lines], weights=weights))
+    layers = float(np.mean([m.layers_executed for m in actions]))
+    successes = sum(line.episode.success for line in lines)
+    return (f'{successes}/{len(lines)} episodes succeeded; {len(actions)} actions, '
+            f'{gmacs:.5f} LLM GMAC per action vs {full:.5f} for the full model: '
+            f'{full / gmacs:.2f}x less ({100 * (1 - gmacs / full):.0f}% saved), '
+            f'{layers:.1f} of {lines[0].total_layers} layers on average')
+
+
+def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> int:
+    """Run the demo; 0 when the loop ran and both nodes exited cleanly."""
+    for warning in cfg.warnings:
+        log(warning)
+    graph_cfg = cfg.graph()
+    log(f'model: {cfg.model.describe()}\n'
+        f'tasks: {", ".join(cfg.tasks)} x {cfg.episodes_per_task} episode(s), scene seeds '
+        f'{cfg.seed}..{cfg.seed + cfg.episodes_per_task - 1}, step limit '
+        f'{cfg.max_steps or "task default (200)"}\n'
+        f'deer_node: exit.policy deer, budget.avg_fraction {cfg.budget_fraction:g} (online '
+        f'controller), 1 torch thread per node\nstarting sim_node and deer_node '
+        f'(logs in {cfg.output_dir / "logs"}) ...')
+    started = time.monotonic()
+    full_cost = FullCost(cfg.model)
+    graph = ClosedLoopGraph(graph_cfg, cfg.output_dir, capture_episode=0, log=log)
+    lines: List[EpisodeLine] = []
+
+    def report(ep: GraphEpisode) -> None:
+        lines.append(episode_line(ep, full_cost))
+        log(lines[-1].text())
+
+    episodes = graph.run(report)
+    log(summary_text(lines))
+    frames = episodes[0].frames if episodes else []
+    if frames:
+        from deer_ros.evaluation.media import save_gif, save_strip
+        strip = save_strip(frames, cfg.output_dir / 'episode0_strip.png')
+        gif = save_gif(frames, cfg.output_dir / 'episode0.gif')
+        log(f'saved {strip} and {gif} ({len(frames)} frames of episode 0, '
+            f'{episodes[0].task})')
+    codes = graph.exit_codes
+    log(f'nodes stopped with SIGINT: exit codes {codes}; {time.monotonic() - started:.0f} s '
+        'in all')
+    return 0 if codes and all(c == 0 for c in codes.values()) else 1

@@ -1,0 +1,86 @@
+"""One closed-loop episode in-process: MetaWorldSim -> InferenceEngine -> deer_node's mapping.
+
+The action path is the node's: the engine's StepRecord action goes through
+deer_ros.ros_io.action_mapping.map_action (scaling, safety clamps, gripper polarity) and is then
+un-scaled as sim_node does (deer_ros.sim.actions.from_command). Only the ROS transport is missing.
+"""
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from deer_ros.ros_io.action_mapping import map_action
+from deer_ros.ros_io.settings import NodeSettings
+from deer_ros.sim.actions import from_command
+
+
+@dataclass
+class EpisodeResult:
+    """Outcome and per-action costs of one episode of one configuration."""
+
+    config: str                    # EvalConfig.name
+    task: str                      # MetaWorld environment name
+    seed: int                      # scene seed (the same for every configuration: paired)
+    success: bool
+    steps: int                     # actions applied
+    full_gmacs: float              # GMAC of the full model for this instruction
+    gflops: List[float] = field(default_factory=list)          # LLM GMAC per action
+    layers: List[int] = field(default_factory=list)            # layers executed per action
+    skipped: List[int] = field(default_factory=list)           # layers skipped per action
+    exits: List[int] = field(default_factory=list)             # exit index per action
+    latency_ms: List[float] = field(default_factory=list)      # engine latency per action
+    ended_by: str = ''             # 'success' | 'max_steps' | 'hold' (non-finite action)
+    frames: Optional[List[np.ndarray]] = None                   # static frames (keep_frames)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-friendly dict (frames left out)."""
+        out = asdict(self)
+        out.pop('frames')
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> 'EpisodeResult':
+        """Inverse of to_dict."""
+        return cls(**{k: v for k, v in data.items() if k != 'frames'})
+
+
+def run_episode(sim: Any, engine: Any, task: str, seed: int, config_name: str = '',
+                settings: Optional[NodeSettings] = None, use_gripper_camera: bool = True,
+                keep_frames: bool = False) -> EpisodeResult:
+    """Run one episode of `task` from scene `seed` until success or the sim's step limit.
+
+    The engine's history is reset at the start (a new rollout), its controllers are not.
+    A non-finite model action (the node would publish a hold and the sim would not step) ends
+    the episode as a failure with ended_by='hold'.
+    """
+    settings = settings or NodeSettings()
+    obs = sim.reset(task, seed)
+    engine.reset(obs.instruction)
+    result = EpisodeResult(config_name, obs.task, int(seed), False, 0,
+                           float(engine.full_gflops),
+                           frames=[obs.static] if keep_frames else None)
+    while not sim.done:
+        record = engine.step(obs.static, obs.gripper if use_gripper_camera else None,
+                             t_received=time.monotonic())
+        result.gflops.append(float(record.gflops))
+        result.layers.append(int(record.layers_executed))
+        result.skipped.append(int(record.layers_skipped))
+        result.exits.append(int(record.exit_index))
+        result.latency_ms.append(float(record.latency_ms))
+        command = map_action(record.action, settings)
+        if command.hold:
+            result.ended_by = 'hold'
+            break
+        action = from_command(command.translation, command.rotation, command.gripper,
+                              settings.action.translation_scale_m,
+                              settings.action.rotation_scale_rad,
+                              settings.action.gripper_open_positive)
+        step = sim.step(action)
+        obs = step.observation
+        if keep_frames:
+            result.frames.append(obs.static)
+    result.success, result.steps = bool(sim.success), int(sim.steps)
+    if not result.ended_by:
+        result.ended_by = 'success' if sim.success else 'max_steps'
+    return result

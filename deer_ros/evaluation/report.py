@@ -1,0 +1,133 @@
+"""Benchmark outputs: markdown tables, the success-vs-compute plot (PNG) and the raw JSON."""
+import json
+import pathlib
+from typing import Any, Dict, List, Optional, Sequence
+
+from deer_ros.evaluation.episode import EpisodeResult
+from deer_ros.evaluation.suite import EvalConfig
+from deer_ros.evaluation.summary import ConfigSummary, TargetCheck
+
+STYLE = {'full': ('black', 's'), 'fixed': ('tab:gray', 'o'), 'deer': ('tab:blue', 'D'),
+         'online': ('tab:orange', '^'), 'skip': ('tab:green', 'v')}
+
+
+def _pct(x: float) -> str:
+    return f'{100.0 * x:.1f}'
+
+
+def summary_table(summaries: Sequence[ConfigSummary], configs: Sequence[EvalConfig]) -> str:
+    """The main table: success and compute per configuration."""
+    described = {c.name: c.description for c in configs}
+    lines = ['| configuration | what | success % | avg LLM GMAC / action | x less than full | '
+             'peak GMAC | layers executed | layers skipped | latency ms mean / p95 | '
+             'steps / episode |',
+             '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for s in summaries:
+        lines.append(
+            f'| `{s.config}` | {described.get(s.config, "")} | {_pct(s.success_rate)} | '
+            f'{s.avg_gflops:.5f} ({_pct(s.fraction_of_full)}%) | {s.saving:.2f} | '
+            f'{s.peak_gflops:.5f} | {s.avg_layers:.2f} | {s.avg_skipped:.2f} | '
+            f'{s.latency_ms_mean:.1f} / {s.latency_ms_p95:.1f} | {s.avg_steps:.1f} |')
+    return '\n'.join(lines)
+
+
+def task_table(summaries: Sequence[ConfigSummary]) -> str:
+    """Success % per task (rows) and configuration (columns)."""
+    tasks: List[str] = []
+    for s in summaries:
+        tasks += [t for t in s.task_success if t not in tasks]
+    lines = ['| task | ' + ' | '.join(f'`{s.config}`' for s in summaries) + ' |',
+             '|---|' + '---:|' * len(summaries)]
+    for task in tasks:
+        cells = [_pct(s.task_success[task]) if task in s.task_success else '-'
+                 for s in summaries]
+        lines.append(f'| {task} | ' + ' | '.join(cells) + ' |')
+    lines.append('| **mean** | ' + ' | '.join(_pct(s.success_rate) for s in summaries) + ' |')
+    return '\n'.join(lines)
+
+
+def target_lines(checks: Sequence[TargetCheck], baseline_success: float = 1.0) -> str:
+    """Verdict on the target (>= 3x less compute, success within 2 points of full)."""
+    met = [c for c in checks if c.met]
+    if baseline_success <= 0:
+        head = ('**Target not assessable**: the full model succeeded in no episode, so "within '
+                '2 points of it" holds trivially; this run measures compute only.')
+    elif met:
+        best = met[0]
+        head = (f'**Target met** by `{best.config}`: {best.saving:.2f}x less average LLM '
+                f'compute, success {best.success_delta_pts:+.1f} points vs the full model.')
+    else:
+        head = '**Target not met** by any configuration.'
+    rows = [f'- `{c.config}`: {c.saving:.2f}x less compute, success '
+            f'{c.success_delta_pts:+.1f} points -> {"meets" if c.met else "misses"}'
+            for c in checks if c.saving >= 1.5]
+    return '\n'.join([head, ''] + rows)
+
+
+def plot(summaries: Sequence[ConfigSummary], configs: Sequence[EvalConfig],
+         path: pathlib.Path, title: str = '') -> pathlib.Path:
+    """Success rate vs average LLM compute (fraction of the full model), one marker per config."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    family = {c.name: c.family for c in configs}
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+    seen = set()
+    static = sorted([s for s in summaries if family.get(s.config) in ('full', 'fixed')],
+                    key=lambda s: s.fraction_of_full)
+    if static:
+        ax.plot([s.fraction_of_full for s in static], [100 * s.success_rate for s in static],
+                color='tab:gray', lw=1, zorder=1)
+    for s in summaries:
+        fam = family.get(s.config, 'fixed')
+        color, marker = STYLE[fam]
+        ax.scatter(s.fraction_of_full, 100 * s.success_rate, color=color, marker=marker, s=50,
+                   zorder=3, label=None if fam in seen else fam)
+        seen.add(fam)
+        ax.annotate(s.config, (s.fraction_of_full, 100 * s.success_rate), fontsize=7,
+                    xytext=(4, 3), textcoords='offset points')
+    ax.axvline(1 / 3, color='tab:red', ls=':', lw=1, label='3x less than full')
+    ax.set_xlabel('average LLM compute per action (fraction of the full model)')
+    ax.set_ylabel('success rate (%)')
+    ax.set_xlim(0, 1.1)
+    ax.set_ylim(-3, 103)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc='lower right')
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_outputs(out_dir: pathlib.Path, results: Sequence[EpisodeResult],
+                  summaries: Sequence[ConfigSummary], configs: Sequence[EvalConfig],
+                  checks: Sequence[TargetCheck], header: Dict[str, Any],
+                  title: str = '') -> Dict[str, pathlib.Path]:
+    """results.json, summary.md and success_vs_compute.png under out_dir; returns the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {'json': out_dir / 'results.json', 'markdown': out_dir / 'summary.md',
+             'plot': out_dir / 'success_vs_compute.png'}
+    with open(paths['json'], 'w') as stream:
+        json.dump({'header': header, 'configs': [c.__dict__ for c in configs],
+                   'summaries': [s.to_dict() for s in summaries],
+                   'target': [c.__dict__ for c in checks],
+                   'episodes': [r.to_dict() for r in results]}, stream, indent=1)
+    paths['markdown'].write_text(markdown(summaries, configs, checks, header) + '\n')
+    plot(summaries, configs, paths['plot'], title)
+    return paths
+
+
+def markdown(summaries: Sequence[ConfigSummary], configs: Sequence[EvalConfig],
+             checks: Sequence[TargetCheck], header: Optional[Dict[str, Any]] = None) -> str:
+    """The whole summary as markdown (header lines, tables, verdict)."""
+    parts = []
+    for key, value in (header or {}).items():
+        parts.append(f'- {key}: {value}')
+    parts += ['', summary_table(summaries, configs), '', '### Success per task (%)', '',
+              task_table(summaries), '', '### Target', '',
+              target_lines(checks, next((s.success_rate for s in summaries
+                                         if s.config == 'full'), 1.0))]
+    return '\n'.join(parts)

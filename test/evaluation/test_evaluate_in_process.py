@@ -1,0 +1,41 @@
+"""`deer-ros evaluate` in-process on one short episode per configuration (tiny, random weights)."""
+import json
+
+from deer_ros.cli import main
+
+CONFIGS = ['full', 'fixed-0', 'fixed-2', 'deer-0.33', 'online-0.33', 'skip']
+
+
+def test_evaluate_writes_table_and_plot_with_sane_compute(tmp_path, capsys):
+    out = tmp_path / 'bench'
+    code = main(['evaluate', '--tasks', 'reach-v3', '--episodes-per-task', '1', '--max-steps',
+                 '4', '--calibration-episodes', '1', '--configs', *CONFIGS, '-o', str(out),
+                 '--no-progress', '--image-size', '64'])
+    assert code == 0
+    assert 'in-process' in capsys.readouterr().out
+    summary = (out / 'summary.md').read_text()
+    assert all(f'`{name}`' in summary for name in CONFIGS) and '### Target' in summary
+    assert (out / 'success_vs_compute.png').stat().st_size > 10_000
+    data = json.loads((out / 'results.json').read_text())
+    rows = {s['config']: s for s in data['summaries']}
+    assert rows['full']['avg_layers'] == 12 and rows['full']['exit_histogram'][-1] == 1.0
+    assert rows['fixed-0']['avg_gflops'] < rows['fixed-2']['avg_gflops'] \
+        < rows['full']['avg_gflops']
+    assert rows['fixed-0']['avg_layers'] == 2
+    assert rows['skip']['avg_skipped'] >= 0 and rows['skip']['avg_gflops'] <= \
+        rows['full']['avg_gflops']
+    assert rows['deer-0.33']['peak_gflops'] >= rows['deer-0.33']['avg_gflops'] > 0
+    episodes = data['episodes']
+    assert {e['seed'] for e in episodes} == {0} and len(episodes) == len(CONFIGS)
+    assert all(e['steps'] == 4 and len(e['gflops']) == 4 for e in episodes)
+
+
+def test_scorer_follows_the_tune_contract(monkeypatch):
+    monkeypatch.setenv('DEER_EVAL_TASKS', 'reach-v3')
+    monkeypatch.setenv('DEER_EVAL_MAX_STEPS', '3')
+    from deer_ros.evaluation import scorer
+    monkeypatch.setattr(scorer, '_STATE', {})
+    eager = scorer.score([1e-8] * 5 + [1e8])          # never exits early: full depth
+    lazy = scorer.score([1e3] * 5 + [1e8])            # always exits at the first exit
+    assert 0.0 <= eager[0] <= 1.0 and lazy[1] < eager[1]
+    scorer._STATE['worker'].close()
