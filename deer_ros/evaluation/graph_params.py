@@ -71,7 +71,8 @@ def deer_parameters(cfg: GraphConfig) -> Dict[str, Any]:
         'use_gripper_camera': bool(cfg.use_gripper_camera),
         'model.checkpoint': cfg.checkpoint, 'model.preset': cfg.preset,
         'model.seed': int(cfg.model_seed), 'model.calibration': cfg.calibration,
-        'model.device': 'cpu', 'safety.stale_image_s': float(cfg.stale_image_s)}
+        'model.device': 'cpu', 'model.cpu_threads': 1,
+        'safety.stale_image_s': float(cfg.stale_image_s)}
     flat.update(engine_parameters(cfg.engine))
     return flat
 

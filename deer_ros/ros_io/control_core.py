@@ -85,11 +85,14 @@ class ControlCore:
                          f'{camera} camera frame rejected: {reason}', now_s)
 
     def set_instruction(self, text: str, now_s: float) -> None:
-        """A new instruction resets the model history on the next tick; empty stops acting."""
+        """Every instruction message starts a new task: the model history resets on the next tick.
+
+        The same text again counts too (an operator or a simulator re-issuing the task for the
+        next attempt); the latched topic delivers it once per subscription. Empty stops acting.
+        """
         text = text.strip()
         with self._lock:
-            if text != self.instruction or self._pending_instruction is not None:
-                self._pending_instruction = text
+            self._pending_instruction = text
         if not text:
             self.events.note('inputs', 'instruction', WARN,
                              'empty instruction received: not acting', now_s)

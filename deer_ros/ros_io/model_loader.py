@@ -80,6 +80,9 @@ def resolve_thresholds(settings: NodeSettings, num_exits: int, full_gmacs: float
 def build_rollout(settings: NodeSettings) -> Any:
     """The SegmentModel: ModelRollout from the checkpoint, or the preset's random weights."""
     device = None if settings.model.device == 'auto' else settings.model.device
+    if settings.model.cpu_threads > 0:
+        import torch
+        torch.set_num_threads(settings.model.cpu_threads)
     if settings.model.checkpoint:
         path = pathlib.Path(settings.model.checkpoint).expanduser()
         if not path.exists():

@@ -53,6 +53,9 @@ class ModelSettings:
         '', 'Calibration YAML (deer-ros calibrate) giving exit.thresholds when that is empty; '
             'empty = calibration.yaml next to model.checkpoint when present')
     device: str = setting('auto', 'Torch device: auto (cuda when available), cpu, cuda, cuda:N')
+    cpu_threads: int = setting(
+        0, 'Torch CPU threads (torch.set_num_threads); 0 = torch default. On a small CPU shared '
+           'with other processes 1 is often several times faster', min=0, max=256)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def test_instruction_then_frame_acts_once_per_new_frame():
     assert core.tick(1.05).kind == 'idle'          # same frame: no second action
 
 
-def test_new_instruction_resets_history_and_empty_stops_with_one_hold():
+def test_every_instruction_resets_history_and_empty_stops_with_one_hold():
     core, model = make()
     core.set_instruction('a', 0.0)
     core.add_frame('static', frame(1.0))
@@ -54,6 +54,10 @@ def test_new_instruction_resets_history_and_empty_stops_with_one_hold():
     core.add_frame('static', frame(1.1))
     core.tick(1.1)
     assert core.counts['resets'] == 2 and model.instruction == 'b'
+    core.set_instruction('b', 1.15)                 # the same task re-issued: a new attempt
+    core.add_frame('static', frame(1.15))
+    core.tick(1.15)
+    assert core.counts['resets'] == 3
     core.set_instruction('  ', 1.2)
     core.add_frame('static', frame(1.2))
     out = core.tick(1.2)
