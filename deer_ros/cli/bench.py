@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument('--no-graph', action='store_true', help='stages only (no rclpy graph)')
     p = sub.add_parser('load', help='deadline and budget before/after a competing CPU load')
     _common(p, 'small', 60)
-    p.add_argument('--load-processes', type=int, default=2, help='busy processes started')
+    p.add_argument('--load-processes', type=int, default=1, help='busy processes started')
     p.add_argument('--budget-fraction', type=float, default=0.5,
                    help='average compute target / full model')
     p.add_argument('--deadline-factor', type=float, default=1.5,
@@ -84,7 +84,7 @@ def _run_one(args: argparse.Namespace, command: str) -> Tuple[Dict[str, Any], st
                  dict(control_rate_hz=getattr(args, 'control_rate_hz', 100.0),
                       graph=not getattr(args, 'no_graph', False))),
         'load': (load.LoadConfig, load.run_load, load.load_markdown,
-                 dict(load_processes=getattr(args, 'load_processes', 2),
+                 dict(load_processes=getattr(args, 'load_processes', 1),
                       budget_fraction=getattr(args, 'budget_fraction', 0.5),
                       deadline_factor=getattr(args, 'deadline_factor', 1.5))),
         'fastpath': (fastpath.FastPathConfig, fastpath.run_fastpath,
