@@ -52,6 +52,8 @@ class InferenceEngine:
         self._actions: deque = deque(maxlen=128)
         self._frame = 0
         self._layer_gmacs: List[float] = []
+        self._oom_cap: Optional[int] = None      # deepest exit allowed after an out-of-memory
+        self._oom_clean_frames = 0
 
     # --- public API -------------------------------------------------------------------------
     def reset(self, instruction: str) -> None:
@@ -75,7 +77,36 @@ class InferenceEngine:
 
     def step(self, static: np.ndarray, gripper: Optional[np.ndarray] = None,
              t_received: Optional[float] = None) -> StepRecord:
-        """Run one frame; t_received = time.monotonic() at the observation's arrival."""
+        """Run one frame; t_received = time.monotonic() at the observation's arrival.
+
+        Device out-of-memory degrades instead of failing: the deepest resident exit drops by one
+        (freeing its layers) and the frame is retried, down to the first exit; the cap is lifted
+        one exit at a time after OOM_RECOVERY_FRAMES clean frames.
+        """
+        shed = False
+        while True:
+            try:
+                record = self._step_once(static, gripper, t_received)
+            except Exception as exc:  # torch's OutOfMemoryError is a RuntimeError subclass
+                if not is_out_of_memory(exc) or self.model.resident_exit == 0:
+                    raise
+                self._oom_cap = int(self.model.resident_exit) - 1
+                self._oom_clean_frames = 0
+                self.model.set_resident_exit(self._oom_cap)
+                shed = True
+                continue
+            if shed:
+                record.memory_action = 'oom_shed'
+            elif self._oom_cap is not None:
+                self._oom_clean_frames += 1
+                if self._oom_clean_frames >= OOM_RECOVERY_FRAMES:
+                    last = len(self.model.exit_layers) - 1
+                    self._oom_cap = None if self._oom_cap + 1 >= last else self._oom_cap + 1
+                    self._oom_clean_frames = 0
+            return record
+
+    def _step_once(self, static: np.ndarray, gripper: Optional[np.ndarray],
+                   t_received: Optional[float]) -> StepRecord:
         cfg = self._apply_pending()
         clock = self.telemetry.clock
         t0 = clock()
@@ -238,7 +269,8 @@ class InferenceEngine:
 
     def _top_exit(self, cfg: EngineConfig) -> int:
         last = len(self.model.exit_layers) - 1
-        return last if cfg.max_exit < 0 else min(cfg.max_exit, last)
+        top = last if cfg.max_exit < 0 else min(cfg.max_exit, last)
+        return top if self._oom_cap is None else min(top, self._oom_cap)
 
     def _targets(self, cfg: EngineConfig) -> Tuple[int, int]:
         deepest = min(int(self.model.resident_exit), self._top_exit(cfg))
@@ -334,6 +366,14 @@ class _Timing:
             self.predicted_ms += predicted
         self.est.head.add(ms)
         return cand
+
+
+OOM_RECOVERY_FRAMES = 200
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a device out-of-memory error (torch.cuda.OutOfMemoryError or its message)."""
+    return type(exc).__name__ == 'OutOfMemoryError' or 'out of memory' in str(exc).lower()
 
 
 def _pose(cand: Candidate) -> List[float]:

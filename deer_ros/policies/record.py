@@ -58,7 +58,7 @@ class StepRecord:
     deepest_allowed_exit: int           # min(resident, max_exit, fixed/full target)
     gpu_memory_used_mb: float           # our process's GPU memory (0 when inactive)
     memory_active: bool                 # memory telemetry available
-    memory_action: str                  # 'none' | 'shed' | 'reload' | 'inactive' | 'off'
+    memory_action: str                  # none | shed | reload | inactive | off | oom_shed
     threshold_scale: float              # compute controller's multiplier on the thresholds
     thresholds: List[float]             # effective thresholds used this frame
     candidates: List[CandidateRecord] = field(default_factory=list)

@@ -71,7 +71,8 @@ class ControlCore:
         self.acting = False                      # the last command sent was a motion
         self.active_since_s: Optional[float] = None
         self.counts = dict(steps=0, actions=0, holds=0, clamped=0, non_finite=0, deadline_missed=0,
-                           over_period=0, rejected_frames=0, engine_errors=0, resets=0)
+                           over_period=0, rejected_frames=0, engine_errors=0, resets=0,
+                           out_of_memory=0)
 
     # ------------------------------------------------------------------ inputs (any thread)
     def add_frame(self, camera: str, frame: Frame) -> None:
@@ -206,6 +207,11 @@ class ControlCore:
             self.events.note('control', 'engine', ERROR, f'inference failed: {exc!r}', now_s)
             return self._hold_once('inference failed')
         settings = self.settings
+        if record.memory_action == 'oom_shed':
+            self.counts['out_of_memory'] += 1
+            self.events.note('model', 'out_of_memory', WARN,
+                             f'device out of memory: shed layers, now up to exit '
+                             f'{record.resident_exit} (retried the frame)', now_s)
         command = map_action(record.action, settings)
         if command.hold:
             self.counts['non_finite'] += 1

@@ -144,3 +144,57 @@ def test_gripper_change_forces_full_depth():
     assert flipped.skip.reason == 'ok'
     assert [r.skip.reason for r in after] == ['gripper_change'] * 3 + ['ok']
     assert all(r.stop_reason == 'deepest_allowed' and r.exit_index == 5 for r in after[:3])
+
+
+class OutOfMemoryError(RuntimeError):
+    """Named like torch.cuda.OutOfMemoryError, which the engine recognises by name."""
+
+
+class DeviceWithLittleMemory(ExampleModel):
+    """Runs out of device memory whenever more than `fits` layers would be resident."""
+
+    def __init__(self, fits: int, **kwargs):
+        super().__init__(**kwargs)
+        self.fits = fits
+
+    def run_layers(self, frame, start, stop, skip=()):
+        if self.exit_layers[self.resident_exit] + 1 > self.fits:
+            raise OutOfMemoryError('CUDA out of memory. Tried to allocate 20.00 MiB')
+        super().run_layers(frame, start, stop, skip)
+
+
+def test_out_of_memory_sheds_layers_and_retries_instead_of_failing():
+    from deer_ros.policies.engine import OOM_RECOVERY_FRAMES
+    model = DeviceWithLittleMemory(fits=6)
+    engine = InferenceEngine(model, EngineConfig(policy='full'))
+    engine.reset('open the drawer')
+    static = example_frames(1)[0]
+    record = engine.step(static)
+    assert record.memory_action == 'oom_shed'
+    assert model.resident_exit == 2 and record.exit_index == 2     # layers 0..5 fit
+    assert record.stop_reason == 'deepest_allowed' and np.isfinite(record.action).all()
+    for _ in range(OOM_RECOVERY_FRAMES - 1):
+        record = engine.step(static)
+        assert record.exit_index == 2 and record.memory_action != 'oom_shed'
+    engine.step(static)                       # recovery frame: the cap rises to exit 3 ...
+    record = engine.step(static)              # ... which does not fit: shed again, no failure
+    assert record.memory_action == 'oom_shed' and record.exit_index == 2
+
+
+def test_out_of_memory_at_the_first_exit_is_raised():
+    model = DeviceWithLittleMemory(fits=1)    # even exit 0 (two layers) does not fit
+    engine = InferenceEngine(model, EngineConfig(policy='full'))
+    engine.reset('x')
+    with pytest.raises(OutOfMemoryError):
+        engine.step(example_frames(1)[0])
+    assert model.resident_exit == 0
+
+
+def test_errors_other_than_out_of_memory_propagate():
+    model = ExampleModel()
+    engine = InferenceEngine(model, EngineConfig(policy='full'))
+    engine.reset('x')
+    model.run_layers = lambda *a, **k: (_ for _ in ()).throw(ValueError('bad shape'))
+    with pytest.raises(ValueError):
+        engine.step(np.zeros((8, 8, 3), np.uint8))
+    assert model.resident_exit == len(model.exit_layers) - 1

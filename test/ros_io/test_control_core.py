@@ -128,3 +128,21 @@ def test_empty_instruction_after_an_idle_period_still_holds():
     assert core.tick(1.05).kind == 'idle'          # no new frame this period
     core.set_instruction('', 1.1)
     assert core.tick(1.1).kind == 'hold'
+
+
+def test_device_out_of_memory_degrades_with_a_warning_and_keeps_acting():
+    core, model = make({'exit.policy': 'full'})
+    run_layers = model.run_layers
+
+    def little_memory(frame, start, stop, skip=()):
+        if model.resident_exit > 2:
+            raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')
+        return run_layers(frame, start, stop, skip)
+
+    model.run_layers = little_memory
+    core.set_instruction('a', 0.0)
+    core.add_frame('static', frame(1.0))
+    out = core.tick(1.0)
+    assert out.kind == 'act' and out.record.exit_index == 2
+    assert core.counts['out_of_memory'] == 1 and core.counts['engine_errors'] == 0
+    assert any('out of memory' in e.message for e in core.events.active('model', 1.0, 2.0))
