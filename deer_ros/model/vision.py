@@ -62,23 +62,31 @@ def preprocess_batch(images: Sequence[np.ndarray], cfg: VisionConfig,
     if not batch.flags.writeable or not batch.flags.c_contiguous:
         batch = np.array(batch)                              # torch wants writable memory
     x = torch.from_numpy(batch).to(device)
-    x = x.permute(0, 3, 1, 2).float()                        # (N, 3, H, W) in 0..255
+    x = resize_crop(x.permute(0, 3, 1, 2).float(), cfg.image_size)   # (N, 3, S, S) 0..255
+    mean = torch.tensor(cfg.mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(cfg.std, device=x.device).view(1, 3, 1, 1)
+    return (x / 255.0 - mean) / std
+
+
+def resize_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, 3, H, W) float pixels in 0..255 -> (N, 3, size, size), rounded to integer levels.
+
+    Bicubic resize of the shorter side to `size` (antialiased, a = -0.5, width then height with
+    uint8 rounding between, as PIL), then a centre crop: open_clip's eval transform.
+    """
     h, w = x.shape[-2:]
-    size = cfg.image_size
     if (h, w) != (size, size) or h != w:
         short, long = min(h, w), max(h, w)
         long = int(size * long / short)                      # torchvision's rounding
         new_h, new_w = (size, long) if h <= w else (long, size)
-        if new_w != w:       # PIL resizes width then height, rounding to uint8 in between
+        if new_w != w:
             x = _bicubic(x, (h, new_w))
         if new_h != h:
             x = _bicubic(x, (new_h, new_w))
         top = int(round((x.shape[-2] - size) / 2.0))
         left = int(round((x.shape[-1] - size) / 2.0))
         x = x[..., top:top + size, left:left + size]
-    mean = torch.tensor(cfg.mean, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(cfg.std, device=x.device).view(1, 3, 1, 1)
-    return (x / 255.0 - mean) / std
+    return x
 
 
 def _bicubic(x: torch.Tensor, size: tuple) -> torch.Tensor:

@@ -1,0 +1,79 @@
+"""Train a multi-exit model on recorded episodes (DeeR's recipe, deer_vla.md section 5).
+
+Samples are windows of --window consecutive frames with the episode's instruction. One shared
+exit head is trained on every exit's feature sequence and on random-exit histories (an exit
+drawn per timestep; a prefix from exit a then exit b); loss = Huber(pose) + 0.01 * BCE(gripper).
+AdamW, linear warm-up then constant LR, gradient clipping, random-shift augmentation. Phase 1
+(--joint-steps) trains backbone and head; the optional phase 2 (--head-steps) trains only the
+head on a frozen backbone (DeeR's "post" strategy).
+
+Checkpoints (our model format plus optimiser state) go to OUTPUT/step_N every --save-every
+steps; --resume OUTPUT continues the latest one identically (--joint-steps / --head-steps may
+then lengthen or shorten the schedule: the LR is constant after warm-up and every random draw
+depends on the step only, so the result equals a run started with those values). The loss
+plot is OUTPUT/loss.png.
+A small preset has no pretrained weights, so by default everything trains, the vision
+encoder included (--freeze to change). See docs/training.md.
+
+Example:
+  deer-ros train runs/demos-tiny --preset tiny -o runs/train-tiny --export models/tiny-metaworld
+"""
+import argparse
+
+COMMAND = 'train'
+HELP = 'multi-exit training (DeeR recipe) on recorded demonstrations'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `deer-ros train`."""
+    from deer_ros.training.config import FREEZE_CHOICES, TrainConfig
+    d = TrainConfig()
+    parser.add_argument('data', nargs='+', help='recorded dataset directories')
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument('--preset', default='tiny', help='model preset trained from scratch '
+                     '(default %(default)s)')
+    src.add_argument('--init', metavar='CKPT', help='start from a checkpoint (our format)')
+    src.add_argument('--resume', metavar='RUN', help='continue a run (its directory or a '
+                     'step_N checkpoint in it); the saved settings are used')
+    parser.add_argument('-o', '--output', default='runs/train', help='run directory '
+                        '(default %(default)s)')
+    parser.add_argument('--export', metavar='DIR',
+                        help='also write the final model and its loss plot to DIR')
+    parser.add_argument('--window', type=int, default=d.window, help='frames per sample')
+    parser.add_argument('--batch-size', type=int, default=d.batch_size, help='windows per step')
+    parser.add_argument('--joint-steps', type=int, default=None,
+                        help=f'phase-1 steps, backbone + head (default {d.joint_steps}; with '
+                             '--resume: change the saved schedule)')
+    parser.add_argument('--head-steps', type=int, default=None,
+                        help=f'phase-2 steps, head only (default {d.head_steps}; with '
+                             '--resume: change the saved schedule)')
+    parser.add_argument('--lr', type=float, default=d.lr, help='phase-1 peak learning rate')
+    parser.add_argument('--head-lr', type=float, default=d.head_lr,
+                        help='phase-2 peak learning rate')
+    parser.add_argument('--head-lr-scale', type=float, default=d.head_lr_scale,
+                        help='phase-1 head LR = --lr x this (DeeR: 0.25)')
+    parser.add_argument('--weight-decay', type=float, default=d.weight_decay)
+    parser.add_argument('--warmup-steps', type=int, default=d.warmup_steps)
+    parser.add_argument('--grad-clip', type=float, default=d.grad_clip)
+    parser.add_argument('--shift-pad', type=int, default=d.shift_pad,
+                        help='random-shift pixels at the model image size (0: off)')
+    parser.add_argument('--freeze', choices=FREEZE_CHOICES, default=d.freeze,
+                        help="frozen parameters: none (default), vision, deer (DeeR's split)")
+    parser.add_argument('--seed', type=int, default=d.seed, help='init, data and sampling seed')
+    parser.add_argument('--save-every', type=int, default=d.save_every, metavar='N')
+    parser.add_argument('--log-every', type=int, default=d.log_every, metavar='N')
+    parser.add_argument('--threads', type=int, default=d.num_threads, help='torch CPU threads')
+    parser.add_argument('--device', default='auto', help="cpu, cuda, cuda:N or auto")
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build or restore the model, train, export; 0 on success."""
+    import pathlib
+
+    from deer_ros.training.runner import train_from_args
+    final = train_from_args(args)
+    print(f'final checkpoint: {final}')
+    if args.export:
+        print(f'exported to {pathlib.Path(args.export)}')
+    return 0

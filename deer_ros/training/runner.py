@@ -1,0 +1,121 @@
+"""`deer-ros train` glue: arguments -> config, data, model, trainer; resume and export."""
+import argparse
+import pathlib
+import time
+from typing import Any, List, Tuple
+
+import torch
+
+from deer_ros.training.config import TrainConfig
+from deer_ros.training.state import TrainState, load_state, resolve_checkpoint
+
+LOSS_PNG = 'loss.png'
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """TrainConfig from the CLI options."""
+    d = TrainConfig()
+    joint = d.joint_steps if args.joint_steps is None else args.joint_steps
+    head = d.head_steps if args.head_steps is None else args.head_steps
+    return TrainConfig(window=args.window, batch_size=args.batch_size,
+                       joint_steps=joint, head_steps=head, lr=args.lr,
+                       head_lr=args.head_lr, head_lr_scale=args.head_lr_scale,
+                       weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
+                       grad_clip=args.grad_clip, shift_pad=args.shift_pad, freeze=args.freeze,
+                       seed=args.seed, save_every=args.save_every, log_every=args.log_every,
+                       num_threads=args.threads)
+
+
+def load_data(paths: List[str], tokenizer: Any, vision: Any, window: int, progress: bool
+              ) -> Any:
+    """WindowDataset over every episode of the given recordings."""
+    from deer_ros.data.recording import iter_episodes
+    from deer_ros.training.data import WindowDataset
+    episodes = [ep for p in paths for ep in iter_episodes(p)]
+    return WindowDataset(episodes, tokenizer, vision, window, progress=progress)
+
+
+Started = Tuple[Any, Any, TrainConfig, TrainState, List[str], Any]
+
+
+def _start(args: argparse.Namespace) -> Started:
+    from deer_ros.model.build import build_model, preset_config
+    from deer_ros.model.checkpoint import load_checkpoint
+    from deer_ros.model.tokenizer import load_tokenizer
+    if args.resume:
+        ckpt = resolve_checkpoint(args.resume)
+        state = load_state(ckpt)
+        saved = dict(state.extra['train_config'])
+        for key in ('joint_steps', 'head_steps'):
+            if getattr(args, key) is not None:
+                saved[key] = getattr(args, key)
+        cfg = TrainConfig.from_dict(saved)
+        old_joint = int(state.extra['train_config']['joint_steps'])
+        if state.step > cfg.total_steps or (state.step > min(old_joint, cfg.joint_steps)
+                                            and old_joint != cfg.joint_steps):
+            raise ValueError(f'cannot resume at step {state.step} with joint_steps '
+                             f'{cfg.joint_steps}, head_steps {cfg.head_steps}')
+        state.extra['train_config'] = cfg.to_dict()
+        model, tokenizer = load_checkpoint(str(ckpt))
+        return model, tokenizer, cfg, state, list(state.extra['data']), ckpt
+    cfg = config_from_args(args)
+    if args.init:
+        model, tokenizer = load_checkpoint(args.init)
+    else:
+        tokenizer = load_tokenizer()
+        model = build_model(preset_config(args.preset, tokenizer), seed=cfg.seed)
+    extra = {'train_config': cfg.to_dict(), 'data': [str(p) for p in args.data],
+             'init': args.init or f'preset:{args.preset}', 'model_seed': cfg.seed}
+    return model, tokenizer, cfg, TrainState(extra=extra), list(args.data), None
+
+
+def train_from_args(args: argparse.Namespace) -> pathlib.Path:
+    """Run (or resume) training as the CLI describes; returns the final checkpoint dir."""
+    from deer_ros.model.checkpoint import save_checkpoint
+    from deer_ros.model.rollout import resolve_device
+    from deer_ros.training.plot import plot_losses
+    from deer_ros.training.state import step_dir
+    from deer_ros.training.trainer import MultiExitTrainer
+
+    model, tokenizer, cfg, state, data_paths, ckpt = _start(args)
+    torch.set_num_threads(cfg.num_threads)
+    run_dir = pathlib.Path(args.output if not args.resume else _run_dir(args.resume))
+    progress = not args.no_progress
+    data = load_data(data_paths, tokenizer, model.cfg.vision, cfg.window, progress)
+    device = resolve_device(args.device)
+    print(f'{data.num_episodes} episodes, {len(data)} windows of {cfg.window}; '
+          f'{cfg.total_steps} steps on {device}; run dir {run_dir}')
+    trainer = MultiExitTrainer(model, tokenizer, data, cfg, device=str(device), state=state)
+    if ckpt is not None:
+        trainer.resume_optimizer(ckpt)
+        print(f'resumed from {ckpt} at step {state.step}')
+    started = time.perf_counter()
+    elapsed0 = float(state.extra.get('train_seconds', 0.0))
+
+    def on_save(path: pathlib.Path) -> None:
+        state.extra['train_seconds'] = elapsed0 + time.perf_counter() - started
+        plot_losses(state.history, str(run_dir / LOSS_PNG), title=_title(model, cfg))
+
+    trainer.state.extra['windows'] = len(data)
+    trainer.fit(run_dir, progress=progress, on_save=on_save)
+    final = step_dir(run_dir, trainer.state.step)
+    if not final.exists():                        # resumed at the end: nothing new to save
+        final = trainer.save(run_dir)
+    on_save(final)
+    if args.export:
+        meta = {'trained_steps': trainer.state.step, 'train_config': cfg.to_dict(),
+                'data': data_paths, 'windows': len(data), 'init': state.extra.get('init'),
+                'train_seconds': round(state.extra['train_seconds'], 1)}
+        out = save_checkpoint(args.export, trainer.model, tokenizer, metadata=meta)
+        plot_losses(state.history, str(out / LOSS_PNG), title=_title(model, cfg))
+    return final
+
+
+def _run_dir(resume: str) -> pathlib.Path:
+    ckpt = resolve_checkpoint(resume)
+    return ckpt.parent
+
+
+def _title(model: Any, cfg: TrainConfig) -> str:
+    return (f'{model.cfg.name}: multi-exit training (window {cfg.window}, '
+            f'batch {cfg.batch_size}, seed {cfg.seed})')
