@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     episodes.add_argument('--seed', type=int, default=0, help='first scene seed')
     episodes.add_argument('--max-steps', type=int, default=0,
                           help="actions per episode; 0: the task's limit (200)")
-    episodes.add_argument('--image-size', type=int, default=96, help='camera side, px')
+    episodes.add_argument('--image-size', type=int, default=64,
+                          help='camera side, px (default 64: the shipped model was trained on it)')
     episodes.add_argument('--no-gripper-camera', action='store_true',
                           help='feed only the static camera to the model')
     configs = parser.add_argument_group('configurations')

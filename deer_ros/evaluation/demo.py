@@ -31,7 +31,7 @@ class DemoConfig:
     seed: int = 0
     max_steps: int = 0                 # 0: the task's limit (200)
     budget_fraction: float = 0.33      # deer_node budget.avg_fraction (online controller)
-    image_size: int = 96
+    image_size: int = 64                # the shipped model was trained on 64 px cameras
     output_dir: pathlib.Path = pathlib.Path('runs/demo')
     warnings: List[str] = field(default_factory=list)
 

@@ -22,7 +22,7 @@ class GraphConfig:
     episodes_per_task: int = 1
     seed: int = 0
     max_steps: int = 0                      # 0: the task's limit
-    image_size: int = 96
+    image_size: int = 64                    # the shipped model was trained on 64 px
     use_gripper_camera: bool = True
     checkpoint: str = ''                    # empty: model.preset with random weights
     preset: str = 'tiny'

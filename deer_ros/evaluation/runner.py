@@ -25,7 +25,7 @@ class EvalSettings:
     episodes_per_task: int = 3        # seeds seed .. seed + episodes_per_task - 1
     seed: int = 0
     max_steps: int = 0                # 0: the task's limit (200)
-    image_size: int = 96              # static camera side, px (as sim_node's image_size)
+    image_size: int = 64              # static camera side, px (the shipped model's training)
     gripper_image_size: int = 0       # 0: image_size
     use_gripper_camera: bool = True   # feed the wrist camera to the model
     torch_threads: int = 1            # per process
