@@ -19,7 +19,7 @@ from deer_ros.model.flops import head_macs, layer_macs, vision_macs
 from deer_ros.model.head import LSTMState
 from deer_ros.model.mosaic import MosaicAttention
 from deer_ros.model.tokenizer import MEDIA, prompt
-from deer_ros.model.vision import preprocess, preprocess_batch
+from deer_ros.model.vision import preprocess_batch
 
 # autocast dtype per precision name (weights stay fp32); 'amp' is DeeR's eval: fp16 on CUDA
 PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16, 'amp': 'amp'}
@@ -125,8 +125,9 @@ class ModelRollout:
             return self._encode_fast(static, gripper)
         vcfg = self.config.vision
         with self._autocast():
-            static_px = preprocess(static, vcfg, self.device)
-            gripper_px = None if gripper is None else preprocess(gripper, vcfg, self.device)
+            static_px = preprocess_batch([static], vcfg, self.device, uint8_kernel=False)
+            gripper_px = None if gripper is None else preprocess_batch(
+                [gripper], vcfg, self.device, uint8_kernel=False)
             media = self.model.encode_media(static_px, gripper_px)
             embedding = self.model.embed(self._ids)
         self._cameras = 1 if gripper is None else 2

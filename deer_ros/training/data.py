@@ -52,8 +52,7 @@ def resize_frames(frames: np.ndarray, cfg: VisionConfig, chunk: int = 256) -> to
 
 
 def _resize_chunk(frames: torch.Tensor, cfg: VisionConfig) -> torch.Tensor:
-    x = frames.permute(0, 3, 1, 2).float()                   # (T, 3, H, W) in 0..255
-    return resize_crop(x, cfg.image_size).to(torch.uint8)
+    return resize_crop(frames.permute(0, 3, 1, 2), cfg.image_size)   # uint8, as inference
 
 
 def normalize(pixels: torch.Tensor, cfg: VisionConfig) -> torch.Tensor:
