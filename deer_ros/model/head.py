@@ -7,6 +7,7 @@ from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from deer_ros.model.config import HeadConfig
 
@@ -35,15 +36,38 @@ class LayerNormLSTM(nn.Module):
         """(B, W, in) -> (B, W, hidden), new state; state layer i is the LSTM's own (h, c)."""
         hs: List[torch.Tensor] = []
         cs: List[torch.Tensor] = []
+        single_step = x.shape[1] == 1 and not torch.is_grad_enabled()
         for i in range(self.num_layers):
             layer_state = None if state is None else (state[0][i:i + 1], state[1][i:i + 1])
-            x, (h, c) = self.layers[3 * i](x, layer_state)
+            if single_step:          # the per-frame path: the same cell without nn.LSTM's overhead
+                x, (h, c) = _lstm_step(self.layers[3 * i], x, layer_state)
+            else:
+                x, (h, c) = self.layers[3 * i](x, layer_state)
             x = self.layers[3 * i + 1](x)
             if 3 * i + 2 < len(self.layers):
                 x = self.layers[3 * i + 2](x)
             hs.append(h)
             cs.append(c)
         return x, (torch.cat(hs), torch.cat(cs))
+
+
+def _lstm_step(lstm: nn.LSTM, x: torch.Tensor, state: Optional[LSTMState]
+               ) -> Tuple[torch.Tensor, LSTMState]:
+    """One time step of a single-layer batch-first nn.LSTM (gate order i, f, g, o), (B, 1, in).
+
+    Equal to calling the module; at batch 1 and one step its call overhead dominates the head.
+    """
+    inp = x[:, 0]                                                     # (B, in)
+    if state is None:
+        h = c = inp.new_zeros(inp.shape[0], lstm.hidden_size)
+    else:
+        h, c = state[0][0], state[1][0]                               # (B, hidden)
+    gates = F.linear(inp, lstm.weight_ih_l0, lstm.bias_ih_l0) + \
+        F.linear(h, lstm.weight_hh_l0, lstm.bias_hh_l0)
+    i, f, g, o = gates.chunk(4, dim=1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h = torch.sigmoid(o) * torch.tanh(c)
+    return h[:, None], (h[None], c[None])
 
 
 def mlp_layers(cfg: HeadConfig, out_features: int, final: nn.Module) -> nn.Sequential:

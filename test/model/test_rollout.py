@@ -150,3 +150,20 @@ def test_memory_cap_lowers_device_bytes_and_restores():
     assert rollout.device_parameter_bytes() == full_bytes
     rollout.run_layers(frame, 4, 12)
     torch.testing.assert_close(frame.outputs[11], reference)
+
+
+def test_single_step_lstm_path_equals_nn_lstm():
+    import torch
+
+    from deer_ros.model.head import LayerNormLSTM
+    torch.manual_seed(0)
+    lstm = LayerNormLSTM(32, 16, 4, 0.0).eval()
+    x = torch.randn(3, 1, 32)
+    for state in (None, (torch.randn(4, 3, 16), torch.randn(4, 3, 16))):
+        with torch.enable_grad():                 # the module path (training, windows)
+            ref, (ref_h, ref_c) = lstm(x, state)
+        with torch.no_grad():                     # the per-frame path
+            out, (h, c) = lstm(x, state)
+        torch.testing.assert_close(out, ref)
+        torch.testing.assert_close(h, ref_h)
+        torch.testing.assert_close(c, ref_c)
