@@ -12,8 +12,6 @@ import time
 from typing import List, Optional
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -23,6 +21,7 @@ from std_srvs.srv import Trigger
 from deer_ros.data.episode_buffer import EpisodeBuffer
 from deer_ros.data.recording import write_episode
 from deer_ros.msg import ActionCommand, EpisodeStatus
+from deer_ros.ros_io.spin import spin_node
 from deer_ros.sim.actions import from_command
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -131,17 +130,7 @@ class RosRecorder(Node):
 
 def main(args: Optional[List[str]] = None) -> None:
     """Run the recorder until Ctrl-C (the episode in progress is not written)."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = RosRecorder()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(RosRecorder, args)
 
 
 if __name__ == '__main__':

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field, fields
 from typing import List, Optional
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
@@ -29,6 +27,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from deer_ros.msg import ActionCommand, EpisodeStatus
+from deer_ros.ros_io.spin import spin_node
 from deer_ros.sim.actions import from_command
 from deer_ros.sim.metaworld_sim import MetaWorldSim, Observation, SimConfig
 from deer_ros.sim.session import EpisodeSchedule, StampGate
@@ -211,17 +210,7 @@ class SimNode(Node):
 
 def main(args: Optional[List[str]] = None) -> None:
     """Run sim_node until Ctrl-C or an external shutdown."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(SimNode, args)
 
 
 if __name__ == '__main__':
