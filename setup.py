@@ -15,6 +15,7 @@ setup(
             'deer-ros = deer_ros.cli:main',
             'deer_node = deer_ros.ros_io.deer_node:main',
             'sim_node = deer_ros.sim.sim_node:main',
+            'recorder_node = deer_ros.data.ros_recorder:main',
         ],
     },
 )

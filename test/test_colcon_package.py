@@ -23,7 +23,7 @@ def test_colcon_build_installs_a_complete_ros_package(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     install = tmp_path / 'install' / 'deer_ros'
-    for exe in ('deer_node', 'sim_node', 'deer-ros'):
+    for exe in ('deer_node', 'sim_node', 'recorder_node', 'deer-ros'):
         assert os.access(install / 'lib' / 'deer_ros' / exe, os.X_OK), exe
     site = next((install / 'lib').glob('python3*/site-packages/deer_ros'))
     assert (site / 'msg' / '__init__.py').exists()

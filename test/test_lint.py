@@ -5,7 +5,8 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TARGETS = ['deer_ros', 'test', 'launch',
-           'scripts/deer_node', 'scripts/sim_node', 'scripts/deer-ros']
+           'scripts/deer_node', 'scripts/sim_node', 'scripts/recorder_node',
+           'scripts/deer-ros']
 
 
 def _run(*cmd):
