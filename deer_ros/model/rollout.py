@@ -4,9 +4,8 @@ The policies decide how far to run; this class only executes what it is asked, k
 layer output of the current frame, evaluates the shared head without side effects, and moves
 layers on and off the device for the memory cap.
 """
-import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -17,6 +16,7 @@ from deer_ros.model.api import Candidate
 from deer_ros.model.flamingo import DeerVLA
 from deer_ros.model.flops import head_macs, layer_macs, vision_macs
 from deer_ros.model.head import LSTMState
+from deer_ros.model.head_step import HeadStep
 from deer_ros.model.mosaic import MosaicAttention
 from deer_ros.model.tokenizer import MEDIA, prompt
 from deer_ros.model.vision import preprocess_batch
@@ -77,6 +77,8 @@ class ModelRollout:
         self._instruction: Optional[str] = None
         self._ids: Optional[torch.Tensor] = None
         self._state: Optional[LSTMState] = None
+        self._head_step = HeadStep(self.model.extra_exit)
+        self._terms: Optional[List[torch.Tensor]] = None     # HeadStep.terms of the state
         self._cameras = 2
         self.fast_path = fast_path
         for module in self.model.modules():     # SDPA measured ~4% slower on CPU at L ~ 10
@@ -97,6 +99,7 @@ class ModelRollout:
             self._ids = torch.tensor([ids], dtype=torch.long, device=self.device)   # (1, L)
             self._instruction = instruction
         self._state = None
+        self._terms = None
 
     @property
     def instruction(self) -> Optional[str]:
@@ -218,12 +221,14 @@ class ModelRollout:
         return Candidate(layer=layer, pose=pose_np, gripper_prob=prob, state=state)
 
     def _candidate_fast(self, frame: Frame, layer: int) -> Candidate:
-        """candidate() with native LSTM kernels on CPU and one device-to-host read-back."""
+        """candidate() through HeadStep (shared recurrent terms) and one read-back."""
         head = self.model.extra_exit
-        with self._autocast(), _native_rnn(self.device):
-            pooled = head.pool(frame.outputs[layer])[:, None]              # (1, 1, d)
-            pose, logit, state = head(pooled, self._state)
-        values = torch.cat([pose[0, -1], logit[0, -1, :1]]).float().cpu()  # the decision's sync
+        with self._autocast():
+            if self._terms is None:         # once per committed state, shared by every exit
+                self._terms = self._head_step.terms(self._state)
+            pooled = head.pool(frame.outputs[layer])                       # (1, d)
+            pose, logit, state = self._head_step(pooled, self._state, self._terms)
+        values = torch.cat([pose[0], logit[0, :1]]).float().cpu()         # the decision's sync
         prob = float(torch.sigmoid(values[-1]))
         return Candidate(layer=layer, pose=values[:-1].numpy().astype(np.float32),
                          gripper_prob=prob, state=state)
@@ -233,6 +238,7 @@ class ModelRollout:
         if candidate.state is None:
             raise ValueError('candidate has no head state to commit')
         self._state = candidate.state
+        self._terms = None
 
     @property
     def head_state(self) -> Optional[LSTMState]:
@@ -313,19 +319,3 @@ class ModelRollout:
         """Wait for queued device work (so host timers measure it); a no-op on CPU."""
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
-
-
-@contextlib.contextmanager
-def _native_rnn(device: torch.device) -> Iterator[None]:
-    """On CPU, run the head's single-step LSTMs on the native kernel instead of oneDNN.
-
-    oneDNN's per-call set-up costs about 1 ms per LSTM layer at batch 1; the values agree.
-    """
-    if device.type != 'cpu' or not torch.backends.mkldnn.enabled:
-        yield
-        return
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = True

@@ -1,0 +1,96 @@
+"""The exit head's per-frame path: one LSTM step at batch 1, written as plain tensor ops.
+
+At batch 1 the head is a chain of small matrix-vector products, and on CPU (or a GPU's launch
+queue) the cost of going through nn.Module calls is as large as the arithmetic. Two facts make
+it cheaper without changing what it computes:
+
+* every exit checked in one frame starts from the same committed state, so each LSTM layer's
+  recurrent term W_hh h + b_hh + b_ih is computed once per frame (`terms`) and shared: a further
+  check only pays for W_ih x;
+* in eval mode Dropout is the identity, so the layers reduce to linear / layer_norm /
+  pointwise calls taken straight from the modules' own parameters (read at call time, so
+  loading weights or moving the model never leaves a stale copy).
+
+`ExitHead.forward` stays the reference; tests hold the two within float rounding.
+"""
+from typing import List, Optional, Tuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from deer_ros.model.head import ExitHead, LayerNormLSTM, LSTMState
+
+
+class HeadStep:
+    """Single-step inference of an ExitHead (eval mode, no autograd)."""
+
+    def __init__(self, head: ExitHead) -> None:
+        self.head = head
+        self.hidden = head.cfg.hidden_size
+        self.cells = _cells(head.rnn)              # per layer: (lstm, layer index, norm or None)
+        self.actions = _plan(head.actions.mlp)
+        self.gripper = _plan(head.gripper.mlp[:-1])
+
+    def terms(self, state: Optional[LSTMState], batch: int = 1) -> List[torch.Tensor]:
+        """Per-layer W_hh h + b_hh + b_ih for the committed state (None: the zero state)."""
+        out = []
+        for k, (lstm, idx, _) in enumerate(self.cells):
+            w_hh, b_hh = getattr(lstm, f'weight_hh_l{idx}'), getattr(lstm, f'bias_hh_l{idx}')
+            b_ih = getattr(lstm, f'bias_ih_l{idx}')
+            if state is None:
+                out.append((b_hh + b_ih).expand(batch, -1))
+            else:
+                out.append(torch.addmm(b_hh + b_ih, state[0][k], w_hh.t()))
+        return out
+
+    def __call__(self, pooled: torch.Tensor, state: Optional[LSTMState],
+                 terms: List[torch.Tensor]
+                 ) -> Tuple[torch.Tensor, torch.Tensor, LSTMState]:
+        """(B, d) pooled features -> pose (B, 6), gripper logit (B, 1), new (h, c)."""
+        x, hs, cs, n = pooled, [], [], self.hidden
+        for k, (lstm, idx, norm) in enumerate(self.cells):
+            gates = torch.addmm(terms[k], x, getattr(lstm, f'weight_ih_l{idx}').t())
+            act = torch.sigmoid(gates)                     # i, f, o used; g gets tanh below
+            g = torch.tanh(gates[:, 2 * n:3 * n])
+            if state is None:
+                c = act[:, :n] * g
+            else:
+                c = torch.addcmul(act[:, n:2 * n] * state[1][k], act[:, :n], g)
+            h = act[:, 3 * n:] * torch.tanh(c)
+            hs.append(h)
+            cs.append(c)
+            x = h if norm is None else F.layer_norm(h, norm.normalized_shape, norm.weight,
+                                                    norm.bias, norm.eps)
+        pose = _run(self.actions, x)
+        logit = _run(self.gripper, x)
+        return pose, logit, (torch.stack(hs), torch.stack(cs))
+
+
+def _cells(rnn: nn.Module) -> List[Tuple[nn.LSTM, int, Optional[nn.LayerNorm]]]:
+    """The LSTM layers in order, for both saved layouts (LayerNorm-LSTM or plain nn.LSTM)."""
+    if isinstance(rnn, LayerNormLSTM):
+        return [(rnn.layers[3 * i], 0, rnn.layers[3 * i + 1]) for i in range(rnn.num_layers)]
+    return [(rnn, i, None) for i in range(rnn.num_layers)]
+
+
+def _plan(mlp: nn.Sequential) -> List[nn.Module]:
+    """The MLP's modules that do something in eval mode (Dropout and Identity dropped)."""
+    steps = [m for m in mlp if not isinstance(m, (nn.Dropout, nn.Identity))]
+    for m in steps:
+        if not isinstance(m, (nn.Linear, nn.LayerNorm, nn.ReLU, nn.Tanh)):
+            raise TypeError(f'HeadStep cannot run {type(m).__name__}')
+    return steps
+
+
+def _run(steps: List[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    for m in steps:
+        if isinstance(m, nn.Linear):
+            x = F.linear(x, m.weight, m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            x = F.layer_norm(x, m.normalized_shape, m.weight, m.bias, m.eps)
+        elif isinstance(m, nn.ReLU):
+            x = torch.relu(x)
+        else:
+            x = torch.tanh(x)
+    return x

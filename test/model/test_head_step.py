@@ -1,0 +1,86 @@
+"""HeadStep (the per-frame head path) computes what ExitHead.forward computes."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from model_examples import make_image, make_tiny
+
+from deer_ros.model.config import HeadConfig
+from deer_ros.model.head import ExitHead
+from deer_ros.model.head_step import HeadStep
+
+LAYOUTS = [
+    HeadConfig(hidden_size=16, mlp_hidden_dims=(24, 12, 8)),
+    HeadConfig(hidden_size=16, mlp_hidden_dims=(24, 12, 8), lstm_layernorm=False,
+               dropout_mode='last', mlp_num_hidden_layers=1),
+    HeadConfig(hidden_size=16, mlp_hidden_dims=(24, 12, 8), dropout_mode='legacy',
+               mlp_layernorm=False, lstm_num_layers=2),
+]
+
+
+@pytest.mark.parametrize('cfg', LAYOUTS, ids=['ln-lstm', 'plain-lstm', 'legacy-mlp'])
+@pytest.mark.parametrize('with_state', [False, True])
+def test_head_step_equals_module_forward(cfg, with_state):
+    torch.manual_seed(0)
+    head = ExitHead(cfg, in_features=32).eval()
+    for p in head.parameters():                      # non-trivial biases and norms
+        torch.nn.init.normal_(p, std=0.3)
+    state = None
+    if with_state:
+        shape = (cfg.lstm_num_layers, 3, cfg.hidden_size)
+        state = (torch.randn(shape), torch.randn(shape))
+    step = HeadStep(head)
+    with torch.no_grad():
+        terms = step.terms(state, batch=3)
+        for _ in range(3):                           # several exits share one set of terms
+            pooled = torch.randn(3, 32)
+            with torch.enable_grad():                # nn.LSTM's own path as the reference
+                ref_pose, ref_logit, (ref_h, ref_c) = head(pooled[:, None], state)
+            pose, logit, (h, c) = step(pooled, state, terms)
+            torch.testing.assert_close(pose, ref_pose[:, 0].detach())
+            torch.testing.assert_close(logit, ref_logit[:, 0].detach())
+            torch.testing.assert_close(h, ref_h.detach())
+            torch.testing.assert_close(c, ref_c.detach())
+
+
+def test_fast_and_reference_candidates_agree_over_committed_frames():
+    rollout = make_tiny()
+    for t in range(4):                               # state carried across frames
+        frame = rollout.encode(make_image(t), make_image(t + 10))
+        rollout.run_layers(frame, 0, rollout.num_layers)
+        fast = [rollout.candidate(frame, layer) for layer in rollout.exit_layers]
+        rollout.fast_path = False
+        ref = [rollout.candidate(frame, layer) for layer in rollout.exit_layers]
+        rollout.fast_path = True
+        for a, b in zip(fast, ref):
+            np.testing.assert_allclose(a.pose, b.pose, rtol=1e-5, atol=1e-6)
+            assert a.gripper_prob == pytest.approx(b.gripper_prob, abs=1e-6)
+            for x, y in zip(a.state, b.state):
+                torch.testing.assert_close(x, y)
+        rollout.commit(fast[t % 3])
+
+
+def test_terms_follow_a_weight_change():
+    rollout = make_tiny()
+    frame = rollout.encode(make_image(1), make_image(2))
+    rollout.run_layers(frame, 0, 2)
+    before = rollout.candidate(frame, 1)
+    rollout.commit(before)
+    with torch.no_grad():
+        for p in rollout.model.extra_exit.parameters():
+            p.mul_(1.5)
+    rollout.reset('new instruction')
+    frame = rollout.encode(make_image(1), make_image(2))
+    rollout.run_layers(frame, 0, 2)
+    after = rollout.candidate(frame, 1)
+    rollout.fast_path = False
+    expected = rollout.candidate(frame, 1)
+    np.testing.assert_allclose(after.pose, expected.pose, rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_mlp_module_is_refused():
+    head = ExitHead(replace(LAYOUTS[0]), in_features=32)
+    head.actions.mlp[1] = torch.nn.GELU()
+    with pytest.raises(TypeError, match='GELU'):
+        HeadStep(head)
