@@ -39,7 +39,8 @@ def preset_config(name: str, tokenizer: Any = None, max_exit: Optional[int] = No
 
 def rollout_from_preset(name: str, seed: int = 0, device: Optional[str] = None,
                         precision: str = 'fp32', max_exit: Optional[int] = None,
-                        tokenizer_path: Optional[str] = None) -> ModelRollout:
+                        tokenizer_path: Optional[str] = None,
+                        compile_layers: bool = False) -> ModelRollout:
     """Random weights (deterministic for `seed`); `max_exit` builds only layers up to it.
 
     The weights of the kept layers do not depend on max_exit (the full model is drawn, then
@@ -50,7 +51,8 @@ def rollout_from_preset(name: str, seed: int = 0, device: Optional[str] = None,
     model = build_model(cfg, seed)
     if max_exit is not None:
         model = truncate(model, max_exit)
-    return ModelRollout(model, tokenizer, device=device, precision=precision)
+    return ModelRollout(model, tokenizer, device=device, precision=precision,
+                        compile_layers=compile_layers)
 
 
 def truncate(model: DeerVLA, max_exit: int) -> DeerVLA:
@@ -63,10 +65,12 @@ def truncate(model: DeerVLA, max_exit: int) -> DeerVLA:
 
 
 def rollout_from_checkpoint(path: str, device: Optional[str] = None, precision: str = 'fp32',
-                            max_exit: Optional[int] = None, **official: Any) -> ModelRollout:
+                            max_exit: Optional[int] = None, compile_layers: bool = False,
+                            **official: Any) -> ModelRollout:
     """Our checkpoint directory, or an official DeeR .pth (see official.load_official)."""
     model, tokenizer = load_any(path, max_exit=max_exit, **official)
-    rollout = ModelRollout(model, tokenizer, device=device, precision=precision)
+    rollout = ModelRollout(model, tokenizer, device=device, precision=precision,
+                           compile_layers=compile_layers)
     from deer_ros.model.checkpoint import is_our_checkpoint, load_adapters
     if is_our_checkpoint(pathlib.Path(path)):
         for block, adapter in load_adapters(path, model.cfg.lm.d_model).items():

@@ -4,6 +4,7 @@ The policies decide how far to run; this class only executes what it is asked, k
 layer output of the current frame, evaluates the shared head without side effects, and moves
 layers on and off the device for the memory cap.
 """
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -24,6 +25,8 @@ from deer_ros.model.vision import preprocess_batch
 # autocast dtype per precision name (weights stay fp32); 'amp' is DeeR's eval: fp16 on CUDA
 PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16, 'amp': 'amp'}
 DEFAULT_TOKENS = 14     # token count assumed for cost estimates before the first reset()
+WARM_UP_INSTRUCTIONS = ('pick up the block',
+                        'open the drawer, then push the green button and lift the red block')
 
 
 def resolve_device(device: Optional[str] = None) -> torch.device:
@@ -86,8 +89,8 @@ class ModelRollout:
                 module.sdpa = fast_path and self.device.type != 'cpu'
         self._prompt: Optional[Tuple[Any, ...]] = None   # ids, key, embedding, bias, locations
         self._layer_fns: List[Callable[..., torch.Tensor]] = list(self.model.blocks)
-        if compile_layers:
-            self._layer_fns = [torch.compile(block, dynamic=False) for block in self.model.blocks]
+        if compile_layers:      # shapes follow the prompt length: warm_up() settles them
+            self._layer_fns = [torch.compile(block) for block in self.model.blocks]
         if resident_exit is not None:
             self.set_resident_exit(resident_exit)
 
@@ -100,6 +103,29 @@ class ModelRollout:
             self._instruction = instruction
         self._state = None
         self._terms = None
+
+    @torch.no_grad()
+    def warm_up(self, cameras: int = 2,
+                instructions: Sequence[str] = WARM_UP_INSTRUCTIONS) -> float:
+        """Run one frame per instruction so that lazy work happens now; returns seconds.
+
+        torch.compile, kernel selection and the allocator's first growth would otherwise land
+        on the robot's first frames. Two prompt lengths let torch.compile settle on
+        length-generic kernels, so a new instruction does not compile again. Afterwards the
+        rollout is as built: call reset(instruction) before encode().
+        """
+        start = time.perf_counter()
+        size = self.config.vision.image_size
+        image = np.zeros((size, size, 3), np.uint8)
+        for text in instructions:
+            self.reset(text)
+            frame = self.encode(image, image if cameras > 1 else None)
+            self.run_layers(frame, 0, self.resident_layers)
+            self.candidate(frame, self.exit_layers[self._resident])
+        self._instruction = self._ids = self._prompt = None
+        self._state = self._terms = None
+        self.synchronize()
+        return time.perf_counter() - start
 
     @property
     def instruction(self) -> Optional[str]:

@@ -79,7 +79,8 @@ def resolve_thresholds(settings: NodeSettings, num_exits: int, full_gmacs: float
 
 def build_rollout(settings: NodeSettings) -> Any:
     """The SegmentModel: ModelRollout from the checkpoint, or the preset's random weights."""
-    device = None if settings.model.device == 'auto' else settings.model.device
+    m = settings.model
+    device = None if m.device == 'auto' else m.device
     if settings.model.cpu_threads > 0:
         import torch
         torch.set_num_threads(settings.model.cpu_threads)
@@ -89,13 +90,15 @@ def build_rollout(settings: NodeSettings) -> Any:
             raise FileNotFoundError(f'model.checkpoint {str(path)!r} does not exist (empty = '
                                     'the preset with random weights)')
         from deer_ros.model.build import rollout_from_checkpoint
-        return rollout_from_checkpoint(str(path), device=device)
+        return rollout_from_checkpoint(str(path), device=device, precision=m.precision,
+                                       compile_layers=m.compile)
     from deer_ros.model.build import rollout_from_preset
     from deer_ros.model.config import PRESETS
     if settings.model.preset not in PRESETS:
         raise ValueError(f'unknown model.preset {settings.model.preset!r}; known: '
                          f'{", ".join(sorted(PRESETS))}')
-    return rollout_from_preset(settings.model.preset, seed=settings.model.seed, device=device)
+    return rollout_from_preset(m.preset, seed=m.seed, device=device, precision=m.precision,
+                               compile_layers=m.compile)
 
 
 def engine_for(model: Any, settings: NodeSettings, description: str,
@@ -115,6 +118,7 @@ def engine_for(model: Any, settings: NodeSettings, description: str,
 def load(settings: NodeSettings) -> LoadedModel:
     """Load the configured model and build its engine (the node's default loader)."""
     model = build_rollout(settings)
+    seconds = model.warm_up(cameras=2 if settings.use_gripper_camera else 1)
     warnings = []
     if settings.model.checkpoint:
         description = f'{settings.model.checkpoint} ({model.num_layers} layers)'
@@ -122,4 +126,6 @@ def load(settings: NodeSettings) -> LoadedModel:
         description = (f'preset {settings.model.preset} with RANDOM weights (seed '
                        f'{settings.model.seed})')
         warnings.append(f'model.checkpoint empty: {description}; actions are meaningless')
+    description += f', warm-up {seconds:.1f} s' + (' (compiled)' if settings.model.compile
+                                                   else '')
     return engine_for(model, settings, description, warnings)

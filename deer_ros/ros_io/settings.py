@@ -56,6 +56,15 @@ class ModelSettings:
     cpu_threads: int = setting(
         0, 'Torch CPU threads (torch.set_num_threads); 0 = torch default. On a small CPU shared '
            'with other processes 1 is often several times faster', min=0, max=256)
+    precision: str = setting(
+        'fp32', 'Autocast dtype of the model: fp32, fp16, bf16, or amp (fp16 on CUDA, fp32 on '
+                'CPU). fp16/bf16 halve activation traffic on a GPU; on a CPU they are slower',
+        choices=('fp32', 'fp16', 'bf16', 'amp'))
+    compile: bool = setting(
+        False, 'Compile each language-model layer with torch.compile (fused kernels, fewer '
+               'launches; outputs checked against eager by deer-ros bench fastpath --compile). '
+               'Compilation runs in configure (tens of seconds to minutes), never on a live '
+               'frame')
 
 
 @dataclass(frozen=True)

@@ -58,9 +58,6 @@ def test_bad_override_is_a_usage_error(tmp_path, capsys):
     assert 'lm.nope' in capsys.readouterr().err
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason='CPU inductor output differs from eager by ~0.07 in the '
-                   'action on tiny (2026-11-22); --compile must not be used until fixed')
 def test_compiled_layers_match_eager(tmp_path):
     result = _run(tmp_path, 'fastpath', *TINY, '--steps', '2', '--compile')
     assert result['equivalent']['after+compile']

@@ -167,3 +167,34 @@ def test_single_step_lstm_path_equals_nn_lstm():
         torch.testing.assert_close(out, ref)
         torch.testing.assert_close(h, ref_h)
         torch.testing.assert_close(c, ref_c)
+
+
+def test_warm_up_leaves_the_rollout_as_built():
+    rollout = make_tiny()
+    frame = rollout.encode(make_image(1), make_image(2))
+    rollout.run_layers(frame, 0, 12)
+    expected = rollout.candidate(frame, 5).pose
+    assert rollout.warm_up() > 0
+    assert rollout.instruction is None and rollout.head_state is None
+    with pytest.raises(RuntimeError, match='reset'):
+        rollout.encode(make_image(1))
+    rollout.reset(INSTRUCTION)
+    frame = rollout.encode(make_image(1), make_image(2))
+    rollout.run_layers(frame, 0, 12)
+    np.testing.assert_array_equal(rollout.candidate(frame, 5).pose, expected)
+
+
+def test_compiled_layers_after_warm_up_match_eager_at_a_new_prompt_length():
+    from deer_ros.model.build import rollout_from_preset
+    eager, compiled = (rollout_from_preset('tiny', seed=3, device='cpu', max_exit=0,
+                                           compile_layers=c) for c in (False, True))
+    compiled.warm_up()                           # two prompt lengths: length-generic kernels
+    for rollout in (eager, compiled):
+        rollout.reset('lift the blue block off the table, then put it down gently')
+    assert compiled.num_tokens not in (6, 17)    # none of the warm-up lengths
+    poses = []
+    for rollout in (eager, compiled):
+        frame = rollout.encode(make_image(4), make_image(5))
+        rollout.run_layers(frame, 0, rollout.num_layers)
+        poses.append(rollout.candidate(frame, rollout.exit_layers[-1]).pose)
+    np.testing.assert_allclose(poses[1], poses[0], rtol=1e-5, atol=1e-5)

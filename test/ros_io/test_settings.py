@@ -29,6 +29,7 @@ def test_live_versus_read_only_follows_the_issue():
             'budget.latency_ms', 'budget.gpu_memory_mb', 'safety.max_translation_m',
             'safety.stale_image_s', 'dry_run', 'skip.enabled'}
     reload = {'model.preset', 'model.checkpoint', 'model.seed', 'model.device', 'autostart',
+              'model.precision', 'model.compile',
               'use_gripper_camera', 'image_transport'}
     assert all(S.SPECS[n].live for n in live)
     assert not any(S.SPECS[n].live for n in reload)
@@ -101,6 +102,7 @@ def test_example_configs_use_known_parameters_within_range():
     ({'exit.policy': 'sometimes'}, 'not one of deer, fixed, full'),
     ({'action.frame_id': ' '}, 'must not be empty'),
     ({'model.device': 'tpu'}, 'model.device'),
+    ({'model.precision': 'fp64'}, 'not one of fp32, fp16, bf16, amp'),
     ({'exit.thresholds': (0.1, float('nan'))}, 'not a finite number'),
 ])
 def test_validation_gives_reasons(flat, match):
@@ -124,3 +126,14 @@ def test_unknown_parameter_names_raise():
 def test_docs_parameter_table_is_generated(doc):
     text = (ROOT / doc).read_text()
     assert S.render_markdown() in text, f'regenerate the table in {doc}: render_markdown()'
+
+
+def test_model_precision_and_compile_reach_the_rollout():
+    from deer_ros.ros_io.model_loader import build_rollout
+    rollout = build_rollout(S.from_flat({'model.precision': 'bf16', 'model.compile': True,
+                                         'model.device': 'cpu'}))
+    assert rollout.precision == 'bf16'
+    assert all(fn is not block for fn, block in zip(rollout._layer_fns, rollout.model.blocks))
+    plain = build_rollout(S.from_flat({'model.device': 'cpu'}))
+    assert plain.precision == 'fp32'
+    assert all(fn is block for fn, block in zip(plain._layer_fns, plain.model.blocks))
