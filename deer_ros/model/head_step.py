@@ -7,6 +7,8 @@ it cheaper without changing what it computes:
 * every exit checked in one frame starts from the same committed state, so each LSTM layer's
   recurrent term W_hh h + b_hh + b_ih is computed once per frame (`terms`) and shared: a further
   check only pays for W_ih x;
+* the cell's pointwise part runs in fp32 whatever the autocast dtype, so the carried state
+  (h, c) does not accumulate fp16/bf16 rounding frame after frame;
 * in eval mode Dropout is the identity, so the layers reduce to linear / layer_norm /
   pointwise calls taken straight from the modules' own parameters (read at call time, so
   loading weights or moving the model never leaves a stale copy).
@@ -50,7 +52,7 @@ class HeadStep:
         """(B, d) pooled features -> pose (B, 6), gripper logit (B, 1), new (h, c)."""
         x, hs, cs, n = pooled, [], [], self.hidden
         for k, (lstm, idx, norm) in enumerate(self.cells):
-            gates = torch.addmm(terms[k], x, getattr(lstm, f'weight_ih_l{idx}').t())
+            gates = torch.addmm(terms[k], x, getattr(lstm, f'weight_ih_l{idx}').t()).float()
             act = torch.sigmoid(gates)                     # i, f, o used; g gets tanh below
             g = torch.tanh(gates[:, 2 * n:3 * n])
             if state is None:

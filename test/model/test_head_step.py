@@ -84,3 +84,21 @@ def test_unknown_mlp_module_is_refused():
     head.actions.mlp[1] = torch.nn.GELU()
     with pytest.raises(TypeError, match='GELU'):
         HeadStep(head)
+
+
+def test_low_precision_keeps_the_carried_state_in_fp32():
+    from deer_ros.model.build import rollout_from_preset
+    rollouts = [rollout_from_preset('tiny', device='cpu', precision=p, max_exit=1)
+                for p in ('fp32', 'bf16')]
+    poses = {0: [], 1: []}
+    for r in rollouts:
+        r.reset('push the button')
+    for t in range(3):
+        for i, r in enumerate(rollouts):
+            frame = r.encode(make_image(t), make_image(t + 1))
+            r.run_layers(frame, 0, r.num_layers)
+            cand = r.candidate(frame, r.exit_layers[-1])
+            assert all(s.dtype == torch.float32 for s in cand.state)
+            r.commit(cand)
+            poses[i].append(cand.pose)
+    np.testing.assert_allclose(poses[1], poses[0], atol=0.05)   # bf16 keeps ~3 digits
