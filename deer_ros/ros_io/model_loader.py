@@ -81,11 +81,11 @@ def build_rollout(settings: NodeSettings) -> Any:
     """The SegmentModel: ModelRollout from the checkpoint, or the preset's random weights."""
     m = settings.model
     device = None if m.device == 'auto' else m.device
-    if settings.model.cpu_threads > 0:
+    if m.cpu_threads > 0:
         import torch
-        torch.set_num_threads(settings.model.cpu_threads)
-    if settings.model.checkpoint:
-        path = pathlib.Path(settings.model.checkpoint).expanduser()
+        torch.set_num_threads(m.cpu_threads)
+    if m.checkpoint:
+        path = pathlib.Path(m.checkpoint).expanduser()
         if not path.exists():
             raise FileNotFoundError(f'model.checkpoint {str(path)!r} does not exist (empty = '
                                     'the preset with random weights)')
@@ -94,8 +94,8 @@ def build_rollout(settings: NodeSettings) -> Any:
                                        compile_layers=m.compile)
     from deer_ros.model.build import rollout_from_preset
     from deer_ros.model.config import PRESETS
-    if settings.model.preset not in PRESETS:
-        raise ValueError(f'unknown model.preset {settings.model.preset!r}; known: '
+    if m.preset not in PRESETS:
+        raise ValueError(f'unknown model.preset {m.preset!r}; known: '
                          f'{", ".join(sorted(PRESETS))}')
     return rollout_from_preset(m.preset, seed=m.seed, device=device, precision=m.precision,
                                compile_layers=m.compile)
@@ -126,6 +126,6 @@ def load(settings: NodeSettings) -> LoadedModel:
         description = (f'preset {settings.model.preset} with RANDOM weights (seed '
                        f'{settings.model.seed})')
         warnings.append(f'model.checkpoint empty: {description}; actions are meaningless')
-    description += f', warm-up {seconds:.1f} s' + (' (compiled)' if settings.model.compile
-                                                   else '')
+    extras = [settings.model.precision] + (['compiled'] if settings.model.compile else [])
+    description += f' [{", ".join(extras)}; warm-up {seconds:.1f} s]'
     return engine_for(model, settings, description, warnings)
