@@ -1,8 +1,9 @@
 """The exit head's per-frame path: one LSTM step at batch 1, written as plain tensor ops.
 
 At batch 1 the head is a chain of small matrix-vector products, and on CPU (or a GPU's launch
-queue) the cost of going through nn.Module calls is as large as the arithmetic. Two facts make
-it cheaper without changing what it computes:
+queue) the cost of going through nn.Module calls is as large as the arithmetic. What this
+path does differently (the first and last points make it cheaper, the middle one keeps the
+state accurate), without changing what the head computes:
 
 * every exit checked in one frame starts from the same committed state, so each LSTM layer's
   recurrent term W_hh h + b_hh + b_ih is computed once per frame (`terms`) and shared: a further
