@@ -17,6 +17,17 @@ ISSUE_PARAMS = ['model.preset', 'model.checkpoint', 'model.seed', 'model.device'
                 'action.gripper_open_positive', 'action.frame_id', 'twist.command_in_type']
 
 
+def _flatten(tree, prefix=''):
+    """Nested ros__parameters -> {'group.name': value}."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, prefix + key + '.'))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
 def test_every_parameter_of_the_issue_exists_with_a_description():
     for name in ISSUE_PARAMS:
         assert name in S.SPECS, name
@@ -53,16 +64,7 @@ def test_config_deer_yaml_is_the_generated_file():
 
 def test_generated_yaml_round_trips_and_writes_doubles_with_a_point():
     data = yaml.safe_load(S.render_yaml())
-    params = data['/**/deer_node']['ros__parameters']
-    flat = {}
-
-    def walk(d, prefix=''):
-        for k, v in d.items():
-            if isinstance(v, dict):
-                walk(v, prefix + k + '.')
-            else:
-                flat[prefix + k] = v
-    walk(params)
+    flat = _flatten(data['/**/deer_node']['ros__parameters'])
     for name, value in flat.items():
         spec = S.SPECS[name]
         if spec.kind == 'double':
@@ -79,15 +81,7 @@ def test_example_configs_use_known_parameters_within_range():
     for path in examples:
         data = yaml.safe_load(path.read_text())
         (params,) = [v['ros__parameters'] for v in data.values()]
-        flat = {}
-
-        def walk(d, prefix=''):
-            for k, v in d.items():
-                if isinstance(v, dict):
-                    walk(v, prefix + k + '.')
-                else:
-                    flat[prefix + k] = v
-        walk(params)
+        flat = _flatten(params)
         for name, value in flat.items():
             assert name in S.SPECS, f'{path.name}: unknown {name}'
             spec = S.SPECS[name]
