@@ -59,15 +59,29 @@ def _lstm_step(lstm: nn.LSTM, x: torch.Tensor, state: Optional[LSTMState]
     """
     inp = x[:, 0]                                                     # (B, in)
     if state is None:
-        h = c = inp.new_zeros(inp.shape[0], lstm.hidden_size)
+        h, c = inp.new_zeros(inp.shape[0], lstm.hidden_size), None
     else:
         h, c = state[0][0], state[1][0]                               # (B, hidden)
     gates = F.linear(inp, lstm.weight_ih_l0, lstm.bias_ih_l0) + \
         F.linear(h, lstm.weight_hh_l0, lstm.bias_hh_l0)
-    i, f, g, o = gates.chunk(4, dim=1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    h = torch.sigmoid(o) * torch.tanh(c)
+    h, c = lstm_cell_update(gates, c)
     return h[:, None], (h[None], c[None])
+
+
+def lstm_cell_update(gates: torch.Tensor, c: Optional[torch.Tensor]
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The LSTM cell's pointwise part: gates (B, 4H) in order i, f, g, o -> new (h, c).
+
+    c None is the zero start state (the forget term vanishes).
+    """
+    n = gates.shape[1] // 4
+    act = torch.sigmoid(gates)                         # i, f, o used; g gets tanh below
+    g = torch.tanh(gates[:, 2 * n:3 * n])
+    if c is None:
+        c = act[:, :n] * g
+    else:
+        c = torch.addcmul(act[:, n:2 * n] * c, act[:, :n], g)
+    return act[:, 3 * n:] * torch.tanh(c), c
 
 
 def mlp_layers(cfg: HeadConfig, out_features: int, final: nn.Module) -> nn.Sequential:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deer_ros.model.head import ExitHead, LayerNormLSTM, LSTMState
+from deer_ros.model.head import ExitHead, LayerNormLSTM, LSTMState, lstm_cell_update
 
 
 class HeadStep:
@@ -30,7 +30,6 @@ class HeadStep:
 
     def __init__(self, head: ExitHead) -> None:
         self.head = head
-        self.hidden = head.cfg.hidden_size
         self.cells = _cells(head.rnn)              # per layer: (lstm, layer index, norm or None)
         self.actions = _plan(head.actions.mlp)
         self.gripper = _plan(head.gripper.mlp[:-1])
@@ -51,16 +50,10 @@ class HeadStep:
                  terms: List[torch.Tensor]
                  ) -> Tuple[torch.Tensor, torch.Tensor, LSTMState]:
         """(B, d) pooled features -> pose (B, 6), gripper logit (B, 1), new (h, c)."""
-        x, hs, cs, n = pooled, [], [], self.hidden
+        x, hs, cs = pooled, [], []
         for k, (lstm, idx, norm) in enumerate(self.cells):
             gates = torch.addmm(terms[k], x, getattr(lstm, f'weight_ih_l{idx}').t()).float()
-            act = torch.sigmoid(gates)                     # i, f, o used; g gets tanh below
-            g = torch.tanh(gates[:, 2 * n:3 * n])
-            if state is None:
-                c = act[:, :n] * g
-            else:
-                c = torch.addcmul(act[:, n:2 * n] * state[1][k], act[:, :n], g)
-            h = act[:, 3 * n:] * torch.tanh(c)
+            h, c = lstm_cell_update(gates, None if state is None else state[1][k])
             hs.append(h)
             cs.append(c)
             x = h if norm is None else F.layer_norm(h, norm.normalized_shape, norm.weight,
