@@ -16,7 +16,7 @@ state accurate), without changing what the head computes:
 
 `ExitHead.forward` stays the reference; tests hold the two within float rounding.
 """
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -70,23 +70,25 @@ def _cells(rnn: nn.Module) -> List[Tuple[nn.LSTM, int, Optional[nn.LayerNorm]]]:
     return [(rnn, i, None) for i in range(rnn.num_layers)]
 
 
-def _plan(mlp: nn.Sequential) -> List[nn.Module]:
-    """The MLP's modules that do something in eval mode (Dropout and Identity dropped)."""
-    steps = [m for m in mlp if not isinstance(m, (nn.Dropout, nn.Identity))]
-    for m in steps:
-        if not isinstance(m, (nn.Linear, nn.LayerNorm, nn.ReLU, nn.Tanh)):
+def _plan(mlp: nn.Sequential) -> List[Callable[[torch.Tensor], torch.Tensor]]:
+    """The MLP as plain calls, chosen once (Dropout and Identity dropped: eval mode)."""
+    steps: List[Callable[[torch.Tensor], torch.Tensor]] = []
+    for m in mlp:
+        if isinstance(m, nn.Linear):
+            steps.append(lambda x, m=m: F.linear(x, m.weight, m.bias))
+        elif isinstance(m, nn.LayerNorm):
+            steps.append(lambda x, m=m: F.layer_norm(x, m.normalized_shape, m.weight, m.bias,
+                                                     m.eps))
+        elif isinstance(m, nn.ReLU):
+            steps.append(torch.relu)
+        elif isinstance(m, nn.Tanh):
+            steps.append(torch.tanh)
+        elif not isinstance(m, (nn.Dropout, nn.Identity)):
             raise TypeError(f'HeadStep cannot run {type(m).__name__}')
     return steps
 
 
-def _run(steps: List[nn.Module], x: torch.Tensor) -> torch.Tensor:
-    for m in steps:
-        if isinstance(m, nn.Linear):
-            x = F.linear(x, m.weight, m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            x = F.layer_norm(x, m.normalized_shape, m.weight, m.bias, m.eps)
-        elif isinstance(m, nn.ReLU):
-            x = torch.relu(x)
-        else:
-            x = torch.tanh(x)
+def _run(steps: List[Callable[[torch.Tensor], torch.Tensor]], x: torch.Tensor) -> torch.Tensor:
+    for step in steps:
+        x = step(x)
     return x
