@@ -29,6 +29,11 @@ def test_proportionality_reports_verdicts(tmp_path):
     result = _run(tmp_path, 'proportionality', *TINY, '--steps', '3')
     assert {'linear_pass', 'check_pass', 'passed', 'check_fraction'} <= set(result)
     assert [r['gmacs_ratio'] for r in result['exits']][-1] == 1.0
+    first, further = result['first_head']['median_ms'], result['check']['median_ms']
+    assert first > 0 and further > 0           # the first head (with the shared terms) apart
+    assert result['check_fraction'] == pytest.approx(further / result['step_ms'])
+    assert result['all_checks_fraction'] == pytest.approx(
+        (len(result['exits']) - 1) * result['check_fraction'])
 
 
 def test_node_stages_and_graph(tmp_path):
