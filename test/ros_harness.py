@@ -57,6 +57,27 @@ class RosGraph:
                                      qos if isinstance(qos, (int, QoSProfile)) else qos)
         return received
 
+    def call(self, client: Any, request: Any, timeout_s: float = 10.0, what: str = 'a reply',
+             resend_s: Optional[float] = None) -> Any:
+        """Call a service and spin until it answers; returns the response.
+
+        resend_s: for idempotent queries only, send the request again every resend_s while
+        unanswered (a reply can be lost right after discovery: ros2/rmw_cyclonedds#74 and
+        ros2/rclcpp#1152 describe the family). Never for requests that change state.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            future = client.call_async(request)
+            step = timeout_s if resend_s is None else resend_s
+            try:
+                self.spin_until(future.done, min(step, max(0.0, deadline - time.monotonic())),
+                                what)
+                return future.result()
+            except AssertionError:
+                client.remove_pending_request(future)
+                if resend_s is None or time.monotonic() >= deadline:
+                    raise
+
     def wait_for_subscribers(self, publisher: Any, count: int = 1,
                              timeout_s: float = 10.0) -> None:
         """Discovery: spin until the publisher sees `count` matched subscriptions."""

@@ -69,10 +69,9 @@ def test_lifecycle_transitions(ros_graph, deer):
         ros_graph.spin_until(future.done, 20.0, f'transition {tid}')
         return future.result().success
 
-    def state():
-        future = get.call_async(GetState.Request())
-        ros_graph.spin_until(future.done, 10.0, 'get_state')
-        return future.result().current_state.label
+    def state():        # a query: re-sent if a reply is lost right after discovery
+        reply = ros_graph.call(get, GetState.Request(), 10.0, 'get_state', resend_s=2.0)
+        return reply.current_state.label
 
     ros_graph.spin_until(get.service_is_ready, 10.0, 'get_state')
     assert state() == 'unconfigured' and node.core is None
