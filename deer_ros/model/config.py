@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional, Tuple
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+TRANSFORMS = ('pil', 'torch')
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,16 @@ class VisionConfig:
     quick_gelu: bool = True        # OpenAI CLIP weights were trained with QuickGELU
     mean: Tuple[float, float, float] = CLIP_MEAN
     std: Tuple[float, float, float] = CLIP_STD
+    # the resize the weights were trained with, hence the default at inference: 'pil' = open_clip's
+    # eval transform exactly (PIL bicubic; DeeR's official checkpoints), 'torch' = torch's
+    # antialiased bicubic (faster, within 1-2 levels; what our training uses, so also the value
+    # for checkpoints that predate this field)
+    transform: str = 'torch'
+
+    def __post_init__(self) -> None:
+        if self.transform not in TRANSFORMS:
+            raise ValueError(f'vision.transform must be one of {TRANSFORMS}, '
+                             f'got {self.transform!r}')
 
     @property
     def num_patches(self) -> int:
