@@ -81,6 +81,7 @@ def build_rollout(settings: NodeSettings) -> Any:
     """The SegmentModel: ModelRollout from the checkpoint, or the preset's random weights."""
     m = settings.model
     device = None if m.device == 'auto' else m.device
+    transform = None if m.transform == 'checkpoint' else m.transform
     if m.cpu_threads > 0:
         import torch
         torch.set_num_threads(m.cpu_threads)
@@ -91,14 +92,14 @@ def build_rollout(settings: NodeSettings) -> Any:
                                     'the preset with random weights)')
         from deer_ros.model.build import rollout_from_checkpoint
         return rollout_from_checkpoint(str(path), device=device, precision=m.precision,
-                                       compile_layers=m.compile)
+                                       compile_layers=m.compile, transform=transform)
     from deer_ros.model.build import rollout_from_preset
     from deer_ros.model.config import PRESETS
     if m.preset not in PRESETS:
         raise ValueError(f'unknown model.preset {m.preset!r}; known: '
                          f'{", ".join(sorted(PRESETS))}')
     return rollout_from_preset(m.preset, seed=m.seed, device=device, precision=m.precision,
-                               compile_layers=m.compile)
+                               compile_layers=m.compile, transform=transform)
 
 
 def engine_for(model: Any, settings: NodeSettings, description: str,

@@ -60,6 +60,11 @@ class ModelSettings:
         'fp32', 'Autocast dtype of the model: fp32, fp16, bf16, or amp (fp16 on CUDA, fp32 on '
                 'CPU). fp16/bf16 halve activation traffic on a GPU; on a CPU they are slower',
         choices=('fp32', 'fp16', 'bf16', 'amp'))
+    transform: str = setting(
+        'checkpoint', "Image resize: checkpoint = the one the checkpoint was trained with "
+                      "(official DeeR: pil), pil = open_clip's eval transform exactly (PIL "
+                      "bicubic), torch = torch's bicubic (faster; 1-2 levels off PIL, see "
+                      "docs/official_checkpoints.md)", choices=('checkpoint', 'pil', 'torch'))
     compile: bool = setting(
         False, 'Compile each language-model layer with torch.compile (fused kernels, fewer '
                'launches; outputs checked against eager by deer-ros bench fastpath --compile). '
