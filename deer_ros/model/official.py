@@ -87,9 +87,12 @@ def read_state(path: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
     """(tensors, other top-level fields) of a .pth/.pt/.bin/.safetensors file or a HF dir."""
     p = pathlib.Path(path)
     if p.is_dir():
-        files = sorted(p.glob('*.safetensors')) or sorted(p.glob('*pytorch_model*.bin'))
+        # an open_clip hub folder also holds timm-named weights: take open_clip's only
+        files = (sorted(p.glob('open_clip*.safetensors')) or sorted(p.glob('open_clip*.bin'))
+                 or sorted(p.glob('*.safetensors')) or sorted(p.glob('pytorch_model*.bin')))
         if not files:
-            raise FileNotFoundError(f'{path}: no *.safetensors or pytorch_model*.bin inside')
+            raise FileNotFoundError(f'{path}: no *.safetensors, pytorch_model*.bin or '
+                                    'open_clip*.bin inside')
         merged: Dict[str, torch.Tensor] = {}
         for f in files:
             merged.update(read_state(str(f))[0])
