@@ -108,3 +108,55 @@ def test_what_no_file_says_is_named_and_can_be_set(tmp_path):
         load_official(paths['deer'], **kwargs)
     loaded = load_official(paths['deer'], overrides={'vision.head_width': 16}, **kwargs)
     assert loaded.report.ok and loaded.origin['vision.head_width'] == '--set'
+
+
+MPT7B_CONFIG = {'model_type': 'mpt', 'd_model': 64, 'n_heads': 4, 'n_layers': 10,
+                'expansion_ratio': 4, 'norm_type': 'low_precision_layernorm', 'no_bias': True,
+                'attn_config': {'alibi': True, 'alibi_bias_max': 8, 'qk_ln': False}}
+MPT7B_NAMES = (('.ln_1.', '.norm_1.'), ('.ln_2.', '.norm_2.'), ('.mlp.mlp_up.', '.ffn.up_proj.'),
+               ('.mlp.mlp_down.', '.ffn.down_proj.'))
+
+
+def test_mpt7b_layout_loads_and_the_last_exit_reads_the_raw_block_output(tmp_path):
+    """deer-9b's shape (MPT-7B names, no q/k LayerNorm, cross-attention every 4th layer).
+
+    DeeR's modeling_gpt_9b.py returns inside the block loop at the forced last exit, so the
+    head reads the raw output of the last kept layer; norm_f only feeds training's lm_head.
+    """
+    base = odd_config()
+    cfg = DeerConfig(vision=base.vision, perceiver=base.perceiver, head=base.head,
+                     lm=LMConfig(d_model=64, n_heads=4, n_layers=8, vocab_size=280, qk_ln=False,
+                                 cross_attn_every=4, xattn_dim_head=64, xattn_heads=1,
+                                 gate_init=0.5),
+                     exit_layers=(1, 3, 5, 7))
+    model = build_model(cfg, seed=4)
+    paths = _write_official(tmp_path, model.state_dict(), with_old_blocks=False,
+                            fields={**FIELDS, 'early_exit_layer': 7})
+    from safetensors.torch import load_file, save_file
+    mpt = load_file(str(paths['mpt'] / 'model.safetensors'))
+    renamed = {}
+    for key, value in mpt.items():
+        for ours, theirs in MPT7B_NAMES:
+            key = key.replace(ours, theirs)
+        renamed[key] = value
+    renamed['transformer.norm_f.weight'] = torch.full((64,), 3.0)
+    save_file(renamed, str(paths['mpt'] / 'model.safetensors'))
+    (paths['mpt'] / 'config.json').write_text(json.dumps(MPT7B_CONFIG))
+    (tmp_path / 'open_clip_config.json').write_text(json.dumps(CLIP_CONFIG))
+    tokenizer = write_neox_tokenizer(tmp_path / 'tokenizer')
+    loaded = load_official(str(paths['deer']), tokenizer_path=str(tokenizer),
+                           clip_path=str(paths['clip']), mpt_path=str(paths['mpt']))
+    assert loaded.model.cfg.lm.cross_attn_every == 4 and not loaded.model.cfg.lm.qk_ln
+    assert loaded.model.cfg.exit_layers == (1, 3, 5, 7)
+    assert 'mpt:transformer.norm_f.weight' in loaded.report.ignored
+    from deer_ros.model.rollout import ModelRollout
+    rollout = ModelRollout(loaded.model, loaded.tokenizer, 'cpu')
+    rollout.reset('push the red block to the left')
+    static, gripper = make_image(1, 40), make_image(2, 20)
+    frame = rollout.encode(static, gripper)
+    rollout.run_layers(frame, 0, 8)
+    pose = rollout.candidate(frame, 7).pose
+    with torch.no_grad():
+        raw = frame.outputs[7]                                   # (1, L, d), no norm_f
+        expected = loaded.model.extra_exit(loaded.model.extra_exit.pool(raw)[:, None])[0]
+    np.testing.assert_allclose(pose, expected[0, 0].numpy(), atol=1e-6)
