@@ -1,9 +1,10 @@
 """The README's main job: the shipped model driving the MetaWorld arm closed-loop over ROS 2.
 
 sim_node and deer_node (autostart) run as subprocesses on a private ROS domain (loopback only);
-this process only watches the topics: episode_status for success, telemetry for the compute each
-action took, the static camera for a picture of the first episode. At the end both nodes get
-SIGINT (deer_node publishes its final hold) and must exit with code 0.
+this process only watches the topics: episode_status for success and the stamps of the actions
+the sim applied, telemetry (joined to those stamps) for the compute each applied action took,
+the static camera for a picture of the first episode. At the end both nodes get SIGINT
+(deer_node publishes its final hold) and must exit with code 0.
 """
 import pathlib
 import threading
@@ -110,16 +111,18 @@ def episode_line(ep: GraphEpisode, full_cost: Callable[[str], float]) -> Episode
 
 
 def summary_text(lines: List[EpisodeLine]) -> str:
-    """Totals over the demo's episodes (compute averaged per action)."""
+    """Totals over the demo's episodes (compute averaged per applied action)."""
     actions = [m for line in lines for m in line.episode.telemetry]
     if not actions:
         return 'no actions observed'
+    dropped = sum(max(0, line.episode.answers - len(line.episode.telemetry)) for line in lines)
     gmacs = float(np.mean([m.gflops for m in actions]))
     weights = [len(line.episode.telemetry) for line in lines]
     full = float(np.average([line.full_gmacs for line in lines], weights=weights))
     layers = float(np.mean([m.layers_executed for m in actions]))
     successes = sum(line.episode.success for line in lines)
-    return (f'{successes}/{len(lines)} episodes succeeded; {len(actions)} actions, '
+    return (f'{successes}/{len(lines)} episodes succeeded; {len(actions)} actions applied '
+            f'({dropped} answers to republished frames dropped by the sim), '
             f'{gmacs:.5f} LLM GMAC per action vs {full:.5f} for the full model: '
             f'{full / gmacs:.2f}x less ({100 * (1 - gmacs / full):.0f}% saved), '
             f'{layers:.1f} of {lines[0].total_layers} layers on average')
