@@ -115,7 +115,12 @@ class BudgetSettings:
     """Compute, latency and memory budgets the engine keeps (0 = none)."""
 
     avg_gflops: float = engine_setting('budget_avg_gflops')
-    avg_fraction: float = engine_setting('budget_avg_fraction')
+    avg_fraction: float = engine_setting(
+        'budget_avg_fraction', 'Target average LLM compute as a fraction of the full model of '
+                               'the frames actually run (each frame: the current '
+                               "instruction's full-depth cost); 0 = off; ignored when "
+                               'budget.avg_gflops is set')
+    gain: float = engine_setting('budget_gain')
     latency_ms: float = engine_setting('budget_latency_ms')
     gpu_memory_mb: float = engine_setting('budget_gpu_memory_mb')
     memory_reserve_mb: float = engine_setting('memory_reserve_mb')
