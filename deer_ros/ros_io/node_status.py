@@ -3,6 +3,7 @@ from typing import Any, List
 
 from deer_ros.ros_io.diagnostics import ERROR, WARN, DiagnosticInputs, StatusReport, \
     build_reports
+from deer_ros.ros_io.instruction import shorten
 
 MEMORY_PRESSURE = 0.95   # WARN when GPU memory used exceeds this fraction of the budget
 
@@ -38,6 +39,8 @@ def diagnostic_reports(node: Any, now_s: float) -> List[StatusReport]:
     model['gpu_memory_budget_mb'] = settings.budget.gpu_memory_mb
     if record is not None:
         _budget(inputs.values['control'], record, events, now_s)
+    if node.instruction_rejected:
+        events.note('inputs', 'instruction_rejected', WARN, node.instruction_rejected, now_s)
     if core is not None:
         active = core.active_since_s is not None
         ok['inputs'] = 'frames and instruction ok' if active else 'inactive: call activate'
@@ -58,7 +61,8 @@ def _inputs(values: dict, core: Any, node: Any, now_s: float) -> None:
     values['rejected_frames'] = core.counts['rejected_frames']
     last = sync.latest_received_s()
     values['last_frame_age_s'] = (now_s - last) if last is not None else 'never'
-    values['instruction'] = core.instruction or '(none)'
+    values['instruction'] = shorten(core.instruction) or '(none)'
+    values['instructions_received'] = node.instructions_received
     values['image_decoder'] = node.decoder.backend
     values['image_transport'] = node.settings.image_transport
 

@@ -127,6 +127,15 @@ class BudgetSettings:
 
 
 @dataclass(frozen=True)
+class InstructionSettings:
+    """Limits of the instruction input."""
+
+    max_chars: int = setting(1000, 'Longest instruction acted on; a longer one is rejected (the '
+                                   'node stops acting and says why in /diagnostics)',
+                             unit='characters', min=1, max=1000000, live=True)
+
+
+@dataclass(frozen=True)
 class SafetySettings:
     """Limits applied to every command after scaling."""
 
@@ -191,6 +200,7 @@ class NodeSettings:
     exit: ExitSettings = group(ExitSettings)
     skip: SkipSettings = group(SkipSettings)
     budget: BudgetSettings = group(BudgetSettings)
+    instruction: InstructionSettings = group(InstructionSettings)
     safety: SafetySettings = group(SafetySettings)
     action: ActionSettings = group(ActionSettings)
     twist: TwistSettings = group(TwistSettings)
