@@ -120,10 +120,24 @@ class BudgetSettings:
     """Compute, latency and memory budgets the engine keeps (0 = none)."""
 
     avg_gflops: float = engine_setting('budget_avg_gflops')
-    avg_fraction: float = engine_setting('budget_avg_fraction')
+    avg_fraction: float = engine_setting(
+        'budget_avg_fraction', 'Target average LLM compute as a fraction of the full model of '
+                               'the frames actually run (each frame: the current '
+                               "instruction's full-depth cost); 0 = off; ignored when "
+                               'budget.avg_gflops is set')
+    gain: float = engine_setting('budget_gain')
     latency_ms: float = engine_setting('budget_latency_ms')
     gpu_memory_mb: float = engine_setting('budget_gpu_memory_mb')
     memory_reserve_mb: float = engine_setting('memory_reserve_mb')
+
+
+@dataclass(frozen=True)
+class InstructionSettings:
+    """Limits of the instruction input."""
+
+    max_chars: int = setting(1000, 'Longest instruction acted on; a longer one is rejected (the '
+                                   'node stops acting and says why in /diagnostics)',
+                             unit='characters', min=1, max=1000000, live=True)
 
 
 @dataclass(frozen=True)
@@ -191,6 +205,7 @@ class NodeSettings:
     exit: ExitSettings = group(ExitSettings)
     skip: SkipSettings = group(SkipSettings)
     budget: BudgetSettings = group(BudgetSettings)
+    instruction: InstructionSettings = group(InstructionSettings)
     safety: SafetySettings = group(SafetySettings)
     action: ActionSettings = group(ActionSettings)
     twist: TwistSettings = group(TwistSettings)

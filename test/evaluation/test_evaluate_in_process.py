@@ -39,3 +39,18 @@ def test_scorer_follows_the_tune_contract(monkeypatch):
     lazy = scorer.score([1e3] * 5 + [1e8])            # always exits at the first exit
     assert 0.0 <= eager[0] <= 1.0 and lazy[1] < eager[1]
     scorer._STATE['worker'].close()
+
+
+def test_online_fraction_is_of_the_full_model_of_the_frames_run(tmp_path, capsys):
+    # Held-out scene seeds, a short and a long prompt (full model 0.0061 vs 0.0149 GMAC): a
+    # fraction of the calibration's mean full model ran at ~50% of the measured full model.
+    import pathlib
+    shipped = pathlib.Path(__file__).resolve().parents[2] / 'models' / 'tiny-metaworld'
+    out = tmp_path / 'bench'
+    code = main(['evaluate', '--checkpoint', str(shipped), '--tasks', 'drawer-close-v3',
+                 'reach-v3', '--episodes-per-task', '1', '--seed', '100', '--max-steps', '60',
+                 '--configs', 'online-0.33', '-o', str(out), '--no-progress'])
+    assert code == 0, capsys.readouterr().out
+    row = json.loads((out / 'results.json').read_text())['summaries'][0]
+    assert row['config'] == 'online-0.33'
+    assert abs(row['fraction_of_full'] - 0.33) < 0.04, row['fraction_of_full']

@@ -157,3 +157,14 @@ def test_trace_memory_source_and_running_percentile():
     for x in [5, 1, 2, 3, 4]:
         p.add(x)
     assert p.value() == 4.0 and len(p) == 4
+
+
+def test_memory_budget_watches_the_models_gpu_unless_told_otherwise():
+    import torch
+    model = ExampleModel()
+    model.device = torch.device('cuda:1')            # what ModelRollout reports on cuda:1
+    full = EngineConfig(policy='full')
+    assert InferenceEngine(model, full).memory_device_index == 1
+    explicit = EngineConfig(policy='full', memory_device_index=0)
+    assert InferenceEngine(model, explicit).memory_device_index == 0
+    assert InferenceEngine(ExampleModel(), full).memory_device_index == 0
