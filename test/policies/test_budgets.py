@@ -178,7 +178,7 @@ def test_controller_returns_to_scale_one_when_thresholds_or_budget_change():
     frames = example_frames(200, seed=3)
     records = [engine.step(f) for f in frames[:150]]
     assert records[-1].controller_saturated
-    assert records[-1].threshold_scale == pytest.approx(100.0)
+    assert records[-1].threshold_scale == pytest.approx(1000.0)
     engine.update_config(thresholds=[1e-3] * 5)
     after = engine.step(frames[150])
     assert after.thresholds[:5] == pytest.approx([1e-3] * 5), 'used at scale 1'
