@@ -29,7 +29,7 @@ class ComputeController:
     never-exit thresholds, or a budget below the first exit's cost).
     """
 
-    def __init__(self, window: int = 100, scale_max: float = 100.0) -> None:
+    def __init__(self, window: int = 100, scale_max: float = 1000.0) -> None:
         self.log_scale = 0.0
         self.scale_max = float(scale_max)
         self.window = RunningWindow(window)          # gflops per frame

@@ -62,7 +62,7 @@ class EngineConfig:
                                 'scale per unit of normalised error)', min=0.0, max=10.0)
     budget_window: int = _field(100, 'frames in the running averages reported and controlled',
                                 unit='frames', min=1, max=100000)
-    budget_scale_max: float = _field(100.0, 'bound of the compute controller: its threshold '
+    budget_scale_max: float = _field(1000.0, 'bound of the compute controller: its threshold '
                                      'scale stays within [1/this, this] (at a bound it reports '
                                      'saturation)', min=1.0, max=1e4)
     # --- latency deadline ----------------------------------------------------------------

@@ -182,6 +182,8 @@ class InferenceEngine:
         full, target = self.full_gflops, self._compute_target(cfg)
         self.compute.update(gflops, target, full,
                             cfg.budget_gain if cfg.policy == 'deer' else 0.0)
+        fraction = cfg.budget_avg_fraction if target and not cfg.budget_avg_gflops > 0 else 0.0
+        saturated = bool(target) and cfg.budget_gain > 0 and self.compute.saturated
         latency_ms = (clock() - t_ref) * 1e3
         missed = cfg.budget_latency_ms > 0 and latency_ms > cfg.budget_latency_ms
         self._misses.append(1.0 if missed else 0.0)
@@ -199,11 +201,8 @@ class InferenceEngine:
             gpu_memory_used_mb=float(mem.sample.process_mb), memory_active=mem.sample.active,
             memory_action=mem.action, threshold_scale=self.compute.scale,
             thresholds=thresholds, full_gflops=full, avg_fraction=self.compute.avg_fraction,
-            budget_avg_gflops=target or 0.0,
-            budget_avg_fraction=cfg.budget_avg_fraction if target and not
-            cfg.budget_avg_gflops > 0 else 0.0,
-            controller_saturated=bool(target) and cfg.budget_gain > 0 and
-            self.compute.saturated,
+            budget_avg_gflops=target or 0.0, budget_avg_fraction=fraction,
+            controller_saturated=saturated,
             candidates=[c for p in passes for c in p.candidates],
             skip=skip, frame_index=self._frame - 1)
 
