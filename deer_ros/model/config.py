@@ -63,6 +63,9 @@ class LMConfig:
     vocab_size: int = 50280        # len(tokenizer) after the three added tokens
     mlp_ratio: int = 4
     alibi_bias_max: int = 8
+    # ALiBi slope formula: 'mpt' (llm-foundry, MPT-7B) or 'mosaic_gpt' (MPT-1B's code); they
+    # differ only when n_heads is not a power of two (see mosaic.alibi_slopes)
+    alibi_slopes: str = 'mpt'
     qk_ln: bool = True             # MPT-1B: LayerNorm on q and k; MPT-7B: off
     low_precision_layernorm: bool = True
     layer_norm_eps: float = 1e-5
@@ -71,6 +74,11 @@ class LMConfig:
     xattn_heads: int = 8
     xattn_ff_mult: int = 4
     gate_init: float = 0.0         # open_flamingo starts gates at 0 (tanh(0) = 0: no vision)
+
+    def __post_init__(self) -> None:
+        if self.alibi_slopes not in ('mpt', 'mosaic_gpt'):
+            raise ValueError(f"lm.alibi_slopes must be 'mpt' or 'mosaic_gpt', "
+                             f'got {self.alibi_slopes!r}')
 
     def has_xattn(self, layer: int) -> bool:
         """Whether layer `layer` (0-based) starts with a gated cross-attention block."""
@@ -185,7 +193,8 @@ def _small() -> DeerConfig:
 
 
 def _deer_3b() -> DeerConfig:
-    return DeerConfig(name='deer-3b', exit_layers=default_exits(12))
+    return DeerConfig(name='deer-3b', lm=LMConfig(alibi_slopes='mosaic_gpt'),
+                      exit_layers=default_exits(12))
 
 
 def _deer_9b() -> DeerConfig:

@@ -89,6 +89,8 @@ def mpt_facts(mpt_path: str, facts: Facts) -> None:
         facts.add('lm.low_precision_layernorm', bool(low), src)
     if 'n_layers' in cfg:
         facts.add('mpt.n_layers', cfg['n_layers'], src)
+    if cfg.get('model_type') in ('mosaic_gpt', 'mpt'):      # whose ALiBi slope code runs
+        facts.add('lm.alibi_slopes', cfg['model_type'], src)
 
 
 def clip_facts(clip_path: str, state: Mapping[str, Any], facts: Facts) -> None:

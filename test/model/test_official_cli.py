@@ -71,9 +71,11 @@ def test_non_preset_official_files_convert_and_infer_without_preset(tmp_path, ca
     assert summary['layers'] == 6 and summary['exit_layers'] == [1, 3, 5]
     assert 'MPT config' in summary['architecture_from']['lm.n_heads']
     assert 'open_clip config' in summary['architecture_from']['vision.head_width']
+    assert 'MPT config' in summary['architecture_from']['lm.alibi_slopes']   # 6 heads: matters
     from deer_ros.model.checkpoint import load_checkpoint
     converted, _ = load_checkpoint(out)
     assert converted.cfg.vision.transform == 'pil'
+    assert converted.cfg.lm.alibi_slopes == 'mosaic_gpt'
     for key, value in model.state_dict().items():
         assert torch.equal(converted.state_dict()[key], value), key
     static, gripper = _frames(tmp_path)
