@@ -102,6 +102,10 @@ def build_rollout(settings: NodeSettings) -> Any:
         if not path.exists():
             raise FileNotFoundError(f'model.checkpoint {str(path)!r} does not exist (empty = '
                                     'the preset with random weights)')
+        if not path.is_dir():     # an official DeeR .pth needs its tokenizer, CLIP, MPT files
+            raise ValueError(f'model.checkpoint {str(path)!r} is a file; the node loads a '
+                             'checkpoint directory. Convert an official DeeR .pth first: '
+                             'deer-ros convert (docs/official_checkpoints.md)')
         from deer_ros.model.build import rollout_from_checkpoint
         return rollout_from_checkpoint(str(path), device=device, precision=m.precision,
                                        compile_layers=m.compile, transform=transform)

@@ -139,3 +139,11 @@ def test_model_transform_reaches_the_rollout():
     assert default.transform == default.config.vision.transform == 'torch'   # as trained
     exact = build_rollout(S.from_flat({'model.device': 'cpu', 'model.transform': 'pil'}))
     assert exact.transform == 'pil'
+
+
+def test_an_official_pth_given_to_the_node_asks_for_convert(tmp_path):
+    from deer_ros.ros_io.model_loader import build_rollout
+    pth = tmp_path / 'deer.pth'
+    pth.write_bytes(b'not read')
+    with pytest.raises(ValueError, match='deer-ros convert'):
+        build_rollout(S.from_flat({'model.device': 'cpu', 'model.checkpoint': str(pth)}))
