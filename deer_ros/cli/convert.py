@@ -14,8 +14,9 @@ Example:
       --mpt mpt-1b-dolly/ --openflamingo of3b/checkpoint.pt --clip vit-l-14-openai.bin
 """
 import argparse
+import contextlib
 import json
-from typing import Any, Dict
+from typing import Any, Dict, Iterator
 
 COMMAND = 'convert'
 HELP = 'convert an official DeeR checkpoint into our safetensors + JSON format'
@@ -34,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     """Load strictly, save in our format, print a JSON summary."""
     from deer_ros.model.checkpoint import save_checkpoint
     from deer_ros.model.official import load_official
-    loaded = load_official(args.deer, max_exit=args.max_exit, **official_kwargs(args))
+    with readable_errors('convert'):
+        loaded = load_official(args.deer, max_exit=args.max_exit, **official_kwargs(args))
     out = save_checkpoint(args.out, loaded.model, loaded.tokenizer,
                           metadata={'converted_from': args.deer, 'sources': loaded.report.sources})
     report = loaded.report
@@ -71,3 +73,14 @@ def official_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
     return {'preset': args.preset, 'tokenizer_path': args.tokenizer, 'clip_path': args.clip,
             'openflamingo_path': args.openflamingo, 'mpt_path': args.mpt,
             'overrides': parse_overrides(args.overrides)}
+
+
+@contextlib.contextmanager
+def readable_errors(command: str) -> Iterator[None]:
+    """Architecture and weight mismatches end the command with their message, no traceback."""
+    from deer_ros.model.accounting import CheckpointError
+    from deer_ros.model.official_config import ConfigError
+    try:
+        yield
+    except (ConfigError, CheckpointError) as exc:
+        raise SystemExit(f'deer-ros {command}: {exc}') from exc

@@ -19,7 +19,7 @@ import json
 import pathlib
 from typing import Any, Dict, List, Optional
 
-from deer_ros.cli.convert import add_official_arguments, official_kwargs
+from deer_ros.cli.convert import add_official_arguments, official_kwargs, readable_errors
 
 COMMAND = 'infer'
 HELP = 'run image frames through the model (no ROS) and print one JSON line per frame'
@@ -62,16 +62,15 @@ def run(args: argparse.Namespace) -> int:
     if args.exit_policy == 'fixed' and args.fixed_exit is None:
         raise SystemExit('--exit-policy fixed needs --fixed-exit')
     if args.checkpoint:
-        official = {}
-        if not pathlib.Path(args.checkpoint).is_dir():
-            official = official_kwargs(args)
-        elif args.overrides or args.preset:
+        if pathlib.Path(args.checkpoint).is_dir() and (args.overrides or args.preset):
             raise SystemExit('--set / --preset apply to an official .pth; a converted directory '
                              'carries its whole config')
-        rollout = rollout_from_checkpoint(args.checkpoint, device=args.device,
-                                          precision=args.precision, max_exit=args.max_exit,
-                                          transform=args.transform,
-                                          **{k: v for k, v in official.items() if v})
+        with readable_errors('infer'):
+            official = {} if pathlib.Path(args.checkpoint).is_dir() else official_kwargs(args)
+            rollout = rollout_from_checkpoint(args.checkpoint, device=args.device,
+                                              precision=args.precision, max_exit=args.max_exit,
+                                              transform=args.transform,
+                                              **{k: v for k, v in official.items() if v})
     else:
         rollout = rollout_from_preset(args.preset or 'tiny', seed=args.seed, device=args.device,
                                       precision=args.precision, max_exit=args.max_exit,

@@ -102,7 +102,7 @@ def test_disagreeing_files_are_one_error_naming_both(tmp_path):
     assert message.count('\n') < 6                              # one short error
 
 
-def test_what_no_file_says_is_named_and_can_be_set(tmp_path):
+def test_what_no_file_says_is_named_and_can_be_set(tmp_path, capsys):
     _, paths = _files(tmp_path, clip_config=None)                # head_width: no file says
     kwargs = dict(tokenizer_path=paths['tokenizer'], clip_path=paths['clip'],
                   mpt_path=paths['mpt'])
@@ -110,6 +110,18 @@ def test_what_no_file_says_is_named_and_can_be_set(tmp_path):
         load_official(paths['deer'], **kwargs)
     loaded = load_official(paths['deer'], overrides={'vision.head_width': 16}, **kwargs)
     assert loaded.report.ok and loaded.origin['vision.head_width'] == '--set'
+    files = ['--tokenizer', paths['tokenizer'], '--clip', paths['clip'], '--mpt', paths['mpt']]
+    out = str(tmp_path / 'converted')
+    assert main(['convert', paths['deer'], '--out', out, *files,
+                 '--set', 'vision.head_width=16', '--set', 'vision.transform=torch']) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary['architecture_from']['vision.head_width'] == '--set'
+    from deer_ros.model.checkpoint import read_config
+    assert read_config(out).vision.transform == 'torch'
+    with pytest.raises(SystemExit, match='deer-ros convert: --set expects KEY=VALUE'):
+        main(['convert', paths['deer'], '--out', out, *files, '--set', 'head_width'])
+    with pytest.raises(SystemExit, match=r'deer-ros infer: .*vision.head_width: no file says'):
+        main(['infer', '--checkpoint', paths['deer'], *files, '--static', out + '/x.npy'])
 
 
 MPT7B_CONFIG = {'model_type': 'mpt', 'd_model': 64, 'n_heads': 4, 'n_layers': 10,
