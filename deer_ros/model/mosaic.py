@@ -90,7 +90,8 @@ class MosaicAttention(nn.Module):
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype),
                                                  scale=1.0 / math.sqrt(self.head_dim))
         else:
-            scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim) + bias  # (B, H, L, L)
+            scale = 1.0 / math.sqrt(self.head_dim)         # a product, as MPT's code: bit-equal
+            scores = q @ k.transpose(-1, -2) * scale + bias                 # (B, H, L, L)
             out = scores.float().softmax(dim=-1).to(v.dtype) @ v
         return self.out_proj(out.transpose(1, 2).reshape(b, n, d))  # (B, L, d)
 

@@ -25,6 +25,11 @@ class VisionEncoder(nn.Module):
             image_size=cfg.image_size, patch_size=cfg.patch_size, width=cfg.width,
             layers=cfg.layers, heads=cfg.width // cfg.head_width, mlp_ratio=cfg.mlp_ratio,
             output_dim=cfg.embed_dim, act_layer=QuickGELU if cfg.quick_gelu else nn.GELU)
+        # sequence-first (L, N, D) blocks, as open_clip <= 2.22 ran them for OpenFlamingo/DeeR:
+        # bit-equal tokens (batch-first takes torch's fused attention, ~5e-7 off)
+        self.visual.transformer.batch_first = False
+        for block in self.visual.transformer.resblocks:
+            block.attn.batch_first = False
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """(N, 3, S, S) normalised pixels -> (N, P, width) pre-ln_post patch tokens."""
