@@ -117,3 +117,18 @@ def test_rollout_feeds_the_state_to_the_head(tmp_path, fast_path):
         ref, _, _ = head(head.fuse(pooled, robot))
     np.testing.assert_allclose(poses[1], ref[0, 0].numpy(), atol=1e-5)
     assert np.abs(poses[0] - poses[1]).max() > 1e-4
+
+
+def test_train_cli_use_state_builds_a_state_model_and_refuses_stateless_data(tmp_path):
+    from deer_ros.cli import main
+    from deer_ros.model.build import rollout_from_checkpoint
+    for i in range(2):
+        write_episode(tmp_path / 'with', state_episode(i))
+        write_episode(tmp_path / 'without', dataclasses.replace(state_episode(i), state=None))
+    args = ['--preset', 'tiny', '--use-state', '--joint-steps', '2', '--window', '4',
+            '--batch-size', '2', '--threads', '1', '--device', 'cpu', '--no-progress']
+    assert main(['train', str(tmp_path / 'with'), '-o', str(tmp_path / 'run'),
+                 '--export', str(tmp_path / 'model')] + args) == 0
+    assert rollout_from_checkpoint(str(tmp_path / 'model')).state_dim == 4
+    with pytest.raises(ValueError, match='no robot state'):
+        main(['train', str(tmp_path / 'without'), '-o', str(tmp_path / 'run2')] + args)
