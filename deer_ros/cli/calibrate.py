@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
                 break
             episode_values(model, episode.instruction, episode.static, episode.gripper, samples,
                            criterion=args.criterion, commit=args.commit, rng=rng,
-                           warmup_frames=args.warmup_frames, stride=args.stride, progress=bar)
+                           warmup_frames=args.warmup_frames, stride=args.stride, progress=bar,
+                           state=episode.state)
     if not samples.columns:
         print('no frames sampled')
         return 1

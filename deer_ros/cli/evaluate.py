@@ -14,7 +14,7 @@ the real ROS 2 graph instead: sim_node and deer_node as subprocesses, observed o
 Thresholds come from --calibration (a `deer-ros calibrate` YAML), else calibration.yaml next to
 the checkpoint, else a calibration made on the fly from scripted-expert episodes (scene seeds
 1000+, disjoint from the evaluation's). Outputs in --output-dir: summary.md (tables and the
-verdict on the target: >= 3x less average LLM compute with success within 2 points of full),
+verdict on the target: >= 3x less average LLM compute with success within 3 points of full),
 success_vs_compute.png and results.json (every episode).
 """
 import argparse

@@ -64,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--log-every', type=int, default=d.log_every, metavar='N')
     parser.add_argument('--threads', type=int, default=d.num_threads, help='torch CPU threads')
     parser.add_argument('--device', default='auto', help="cpu, cuda, cuda:N or auto")
+    parser.add_argument('--use-state', action='store_true',
+                        help='a new model whose head also takes the recorded robot state '
+                             '(end-effector position + gripper opening)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
 
 

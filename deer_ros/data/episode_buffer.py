@@ -4,6 +4,7 @@ Pairing rule: each action is paired with the frame it was computed from: the new
 stamp is not after the action's stamp (deer_node stamps actions with their observation's stamp;
 teleoperation stamps with publish time, which picks the latest frame). A frame older than
 max_frame_age_ns relative to the action is not used: the action is skipped and the reason kept.
+The robot state (use_state) is paired by the same rule, as a third stream.
 """
 from collections import deque
 from dataclasses import dataclass, field
@@ -32,17 +33,20 @@ class EpisodeBuffer:
     """Frames and actions of the episode being recorded."""
 
     def __init__(self, use_gripper: bool = True, max_frame_age_ns: int = 500_000_000,
-                 history: int = 30):
+                 history: int = 30, use_state: bool = False):
         self.use_gripper = use_gripper
+        self.use_state = use_state
         self.max_frame_age_ns = max_frame_age_ns
         self._frames: Dict[str, Deque[Stamped]] = {'static': deque(maxlen=history),
-                                                   'gripper': deque(maxlen=history)}
+                                                   'gripper': deque(maxlen=history),
+                                                   'state': deque(maxlen=history)}
         self.instruction = ''
         self.task = ''
         self.stats = BufferStats()
         self._static: List[np.ndarray] = []
         self._gripper: List[np.ndarray] = []
         self._actions: List[np.ndarray] = []
+        self._states: List[np.ndarray] = []
 
     def __len__(self) -> int:
         return len(self._actions)
@@ -51,6 +55,10 @@ class EpisodeBuffer:
         """Store a decoded frame of camera 'static' or 'gripper'."""
         self._frames[camera].append((int(stamp_ns), image))
 
+    def add_state(self, stamp_ns: int, values: np.ndarray) -> None:
+        """Store a robot state (recording.STATE_CONVENTION order)."""
+        self._frames['state'].append((int(stamp_ns), np.asarray(values, dtype=np.float32)))
+
     def add_action(self, stamp_ns: int, action: np.ndarray) -> bool:
         """Record a 7-D model action with the frames it was taken from; False if skipped."""
         static = self._frame_for('static', stamp_ns)
@@ -58,9 +66,15 @@ class EpisodeBuffer:
         if static is None or (self.use_gripper and gripper is None):
             self.stats.skip('no recent frame')
             return False
+        state = self._frame_for('state', stamp_ns) if self.use_state else None
+        if self.use_state and state is None:
+            self.stats.skip('no recent robot state')
+            return False
         if not self.instruction:
             self.stats.skip('no instruction yet')
             return False
+        if state is not None:
+            self._states.append(state)
         self._static.append(static)
         if gripper is not None:
             self._gripper.append(gripper)
@@ -77,8 +91,9 @@ class EpisodeBuffer:
                               gripper=np.stack(self._gripper) if self.use_gripper else None,
                               actions=np.stack(self._actions), success=success,
                               meta=dict(meta or {}, source='ros_recorder',
-                                        skipped=dict(self.stats.skipped)))
-        self._static, self._gripper, self._actions = [], [], []
+                                        skipped=dict(self.stats.skipped)),
+                              state=np.stack(self._states) if self.use_state else None)
+        self._static, self._gripper, self._actions, self._states = [], [], [], []
         self.stats = BufferStats()
         return episode
 

@@ -12,6 +12,8 @@ Arrays per episode (T = steps; frame t is the observation the action t was taken
     gripper  (T, h, w, 3) uint8 RGB    gripper / wrist camera (absent when the robot has none)
     actions  (T, 7) float32            CALVIN-style: 6 relative pose deltas scaled to [-1, 1]
                                        (x, y, z, roll, pitch, yaw), then gripper +1 open / -1 close
+    state    (T, 4) float32            optional proprioception (STATE_CONVENTION): end-effector
+                                       position x, y, z in metres, gripper opening in [0, 1]
 
 Arrays are read with np.load(allow_pickle=False); metadata is plain JSON.
 """
@@ -34,6 +36,12 @@ ACTION_CONVENTION = {
     'pose': 'relative end-effector deltas per step, scaled to [-1, 1] (CALVIN rel_actions)',
     'gripper': '+1 open, -1 close',
 }
+STATE_CONVENTION = {
+    'dims': ['ee_x', 'ee_y', 'ee_z', 'gripper_opening'],
+    'pose': 'end-effector position in the robot base frame, metres',
+    'gripper': 'opening, 0 closed .. 1 fully open',
+}
+STATE_DIM = len(STATE_CONVENTION['dims'])
 _EPISODE_RE = re.compile(r'^episode_(\d{6,})\.npz$')
 PathLike = Union[str, os.PathLike]
 
@@ -49,6 +57,7 @@ class Episode:
     actions: np.ndarray                   # (T, 7) float32, model convention (see module docstring)
     success: bool = False                 # the task's success flag at the end of the episode
     meta: Dict[str, Any] = field(default_factory=dict)   # JSON-serialisable extras (seed, ...)
+    state: Optional[np.ndarray] = None    # (T, 4) float32 proprioception (STATE_CONVENTION)
 
     def __post_init__(self) -> None:
         self.static = _check_frames('static', self.static)
@@ -60,6 +69,11 @@ class Episode:
         lengths = {len(self.static), len(self.actions)}
         if self.gripper is not None:
             lengths.add(len(self.gripper))
+        if self.state is not None:
+            self.state = np.asarray(self.state, dtype=np.float32)
+            if self.state.shape[1:] != (STATE_DIM,) or not np.all(np.isfinite(self.state)):
+                raise ValueError(f'state must be finite (T, {STATE_DIM}), got {self.state.shape}')
+            lengths.add(len(self.state))
         if len(lengths) != 1:
             raise ValueError(f'static, gripper and actions differ in length: {sorted(lengths)}')
         if not np.all(np.isfinite(self.actions)):
@@ -150,6 +164,8 @@ def write_episode(root: PathLike, episode: Episode, fps: float = DEFAULT_FPS,
     arrays = {'static': episode.static, 'actions': episode.actions}
     if episode.gripper is not None:
         arrays['gripper'] = episode.gripper
+    if episode.state is not None:
+        arrays['state'] = episode.state
     path = root / EPISODE_DIR / f'{name}.npz'
     np.savez_compressed(path, **arrays)
     meta = {'instruction': episode.instruction, 'task': episode.task,
@@ -174,9 +190,10 @@ def read_episode(path: PathLike) -> Episode:
     meta = json.loads(path.with_suffix('.json').read_text(encoding='utf-8'))
     with np.load(path, allow_pickle=False) as arrays:
         gripper = arrays['gripper'] if 'gripper' in arrays.files else None
+        state = arrays['state'] if 'state' in arrays.files else None
         return Episode(instruction=meta['instruction'], task=meta['task'],
                        static=arrays['static'], gripper=gripper, actions=arrays['actions'],
-                       success=meta['success'], meta=meta.get('meta', {}))
+                       success=meta['success'], meta=meta.get('meta', {}), state=state)
 
 
 def list_episodes(root: PathLike) -> List[Path]:

@@ -2,10 +2,12 @@
 
 Subscribes camera/static/image_raw, camera/gripper/image_raw (sensor-data QoS), instruction
 (std_msgs/String, latched) and action (deer_ros/ActionCommand), and, if present, episode_status
-(deer_ros/EpisodeStatus, from sim_node). Every non-hold action becomes one step, paired with the
-frames it was computed from (deer_ros.data.episode_buffer). An episode ends, and is written, when
-episode_status reports done, when the instruction changes, or on ~/end_episode (std_srvs/Trigger,
-success = true); ~/discard_episode drops it. Run: `python -m deer_ros.data.ros_recorder --ros-args
+(deer_ros/EpisodeStatus, from sim_node), and with use_robot_state the robot state
+(sensor_msgs/JointState on robot_state, deer_ros.ros_io.robot_state). Every non-hold action
+becomes one step, paired with the frames (and state) it was computed from
+(deer_ros.data.episode_buffer). An episode ends, and is written, when episode_status reports
+done, when the instruction changes, or on ~/end_episode (std_srvs/Trigger, success = true);
+~/discard_episode drops it. Run: `python -m deer_ros.data.ros_recorder --ros-args
 -p output:=data/teleop`.
 """
 import time
@@ -14,7 +16,7 @@ from typing import List, Optional
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -31,6 +33,7 @@ PARAMETERS = {   # name: (default, description)
     'output': ('data/recorded', 'Dataset directory (created; episodes are appended)'),
     'task': ('teleop', 'Task name stored with each episode (sim_node status overrides it)'),
     'use_gripper_camera': (True, 'Record camera/gripper/image_raw too'),
+    'use_robot_state': (False, 'Record robot_state (sensor_msgs/JointState) too'),
     'fps': (10.0, 'Control rate written to the dataset index, Hz'),
     'max_frame_age_s': (0.5, 'Skip an action whose newest frame is older than this, s'),
     'save_failed': (False, 'Also write episodes that ended without success'),
@@ -54,7 +57,8 @@ class RosRecorder(Node):
         self.p = p
         from deer_ros.ros_io.image_codec import ImageDecoder
         self.decoder = ImageDecoder(use_cv_bridge=False)
-        self.buffer = EpisodeBuffer(p['use_gripper_camera'], int(p['max_frame_age_s'] * 1e9))
+        self.buffer = EpisodeBuffer(p['use_gripper_camera'], int(p['max_frame_age_s'] * 1e9),
+                                    use_state=p['use_robot_state'])
         self.buffer.task = p['task']
         self.written: List[str] = []
         self.create_subscription(Image, 'camera/static/image_raw',
@@ -62,6 +66,9 @@ class RosRecorder(Node):
         if p['use_gripper_camera']:
             self.create_subscription(Image, 'camera/gripper/image_raw',
                                      lambda m: self._on_image('gripper', m),
+                                     qos_profile_sensor_data)
+        if p['use_robot_state']:
+            self.create_subscription(JointState, 'robot_state', self._on_robot_state,
                                      qos_profile_sensor_data)
         self.create_subscription(String, 'instruction', self._on_instruction, LATCHED)
         self.create_subscription(ActionCommand, 'action', self._on_action, RELIABLE_10)
@@ -77,6 +84,14 @@ class RosRecorder(Node):
             self.get_logger().warning(f'{camera} image rejected: {exc}', throttle_duration_sec=5.0)
             return
         self.buffer.add_frame(camera, _ns(msg.header.stamp), image)
+
+    def _on_robot_state(self, msg: JointState) -> None:
+        from deer_ros.ros_io.robot_state import state_values
+        values, why = state_values(msg.name, msg.position)
+        if values is None:
+            self.get_logger().warning(f'robot state rejected: {why}', throttle_duration_sec=5.0)
+            return
+        self.buffer.add_state(_ns(msg.header.stamp), values)
 
     def _on_instruction(self, msg: String) -> None:
         if msg.data != self.buffer.instruction and len(self.buffer):

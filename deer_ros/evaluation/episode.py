@@ -62,7 +62,7 @@ def run_episode(sim: Any, engine: Any, task: str, seed: int, config_name: str = 
                            frames=[obs.static] if keep_frames else None)
     while not sim.done:
         record = engine.step(obs.static, obs.gripper if use_gripper_camera else None,
-                             t_received=time.monotonic())
+                             t_received=time.monotonic(), state=obs.state)
         result.gflops.append(float(record.gflops))
         result.layers.append(int(record.layers_executed))
         result.skipped.append(int(record.layers_skipped))

@@ -28,7 +28,7 @@ def calibrate_in_sim(model: Any, sim: Any, tasks: Sequence[str], episodes_per_ta
             episode = expert_episode(sim, task, s)
             episode_values(model, episode.instruction, episode.static,
                            episode.gripper if use_gripper_camera else None, samples,
-                           criterion=criterion, commit='last')
+                           criterion=criterion, commit='last', state=episode.state)
             if progress is not None:
                 progress.update(1)
     return Calibration(exit_layers=list(model.exit_layers),

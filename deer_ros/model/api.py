@@ -71,7 +71,10 @@ class SegmentModel(Protocol):
         """Start a new rollout: tokenise the instruction, zero the committed head state."""
 
     def encode(self, static: np.ndarray, gripper: Optional[np.ndarray] = None) -> FrameState:
-        """Vision encoder + perceiver on (H, W, 3) uint8 RGB images; embeds the prompt."""
+        """Vision encoder + perceiver on (H, W, 3) uint8 RGB images; embeds the prompt.
+
+        A model whose head takes the robot state also accepts `state=` (ModelRollout).
+        """
 
     def run_layers(self, frame: FrameState, start: int, stop: int,
                    skip: Sequence[Block] = ()) -> None:

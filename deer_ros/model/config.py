@@ -100,8 +100,16 @@ class HeadConfig:
     exit_dropout: float = 0.4
     lstm_dropout: float = 0.3
     pooling: str = 'max'
+    # optional robot-state input (after RoboFlamingo's use_state; DeeR's checkpoints have none)
+    state_dim: int = 0                     # 0: no state input
+    state_features: int = 64               # width of the state embedding joined to the LSTM input
+    state_mean: Tuple[float, ...] = ()     # per-dim normalisation, from the training data
+    state_std: Tuple[float, ...] = ()      # (empty: 0 and 1)
 
     def __post_init__(self) -> None:
+        if self.state_dim < 0 or any(len(v) not in (0, self.state_dim)
+                                     for v in (self.state_mean, self.state_std)):
+            raise ValueError('state_mean / state_std must have state_dim entries (or none)')
         if self.pooling != 'max':
             raise ValueError(f'only max pooling is implemented, got {self.pooling!r}')
         if self.mlp_num_hidden_layers > len(self.mlp_hidden_dims):
@@ -192,6 +200,19 @@ def _small() -> DeerConfig:
         exit_layers=default_exits(12))
 
 
+def _mini() -> DeerConfig:
+    """Between tiny and small: 64 px cameras, a 128-wide LM; trains on one CPU core (issue 14)."""
+    return DeerConfig(
+        name='mini',
+        vision=VisionConfig(image_size=64, patch_size=8, width=64, layers=2, head_width=32,
+                            embed_dim=32),
+        perceiver=PerceiverConfig(depth=1, dim_head=16, heads=2, num_latents=8, ff_mult=2),
+        lm=LMConfig(d_model=128, n_heads=4, n_layers=12, vocab_size=0, xattn_dim_head=32,
+                    xattn_heads=2, xattn_ff_mult=2, gate_init=0.25),
+        head=HeadConfig(hidden_size=128, mlp_hidden_dims=(128, 64, 32)),
+        exit_layers=default_exits(12))
+
+
 def _deer_3b() -> DeerConfig:
     return DeerConfig(name='deer-3b', lm=LMConfig(alibi_slopes='mosaic_gpt'),
                       exit_layers=default_exits(12))
@@ -202,7 +223,7 @@ def _deer_9b() -> DeerConfig:
     return DeerConfig(name='deer-9b', lm=lm, exit_layers=default_exits(16))
 
 
-PRESETS = {'tiny': _tiny, 'small': _small, 'deer-3b': _deer_3b, 'deer-9b': _deer_9b}
+PRESETS = {'tiny': _tiny, 'mini': _mini, 'small': _small, 'deer-3b': _deer_3b, 'deer-9b': _deer_9b}
 
 
 def preset(name: str, vocab_size: Optional[int] = None) -> DeerConfig:

@@ -128,6 +128,10 @@ class ExitHead(nn.Module):
     def __init__(self, cfg: HeadConfig, in_features: int):
         super().__init__()
         self.cfg = cfg
+        if cfg.state_dim:            # absent otherwise: DeeR's key layout is unchanged
+            self.state_encoder = nn.Sequential(nn.Linear(cfg.state_dim, cfg.state_features),
+                                               nn.ReLU())
+            in_features += cfg.state_features
         if cfg.lstm_layernorm:
             self.rnn: nn.Module = LayerNormLSTM(in_features, cfg.hidden_size,
                                                 cfg.lstm_num_layers, cfg.lstm_dropout)
@@ -142,9 +146,28 @@ class ExitHead(nn.Module):
         """(B, L, d) layer output -> (B, d), max over every token (DeeR ignores the mask)."""
         return hidden.amax(dim=1)
 
+    def fuse(self, pooled: torch.Tensor, robot_state: Optional[torch.Tensor]) -> torch.Tensor:
+        """(..., d) pooled feature + (..., state_dim) robot state -> the LSTM input.
+
+        A head without a state input returns `pooled` and ignores the state; one with it
+        refuses to run blind (a zero state would silently mean a robot at the origin). With a
+        state, the pooled feature is layer-normalised (no parameters): raw max-pooled hidden
+        states are large enough (|x| ~ 5-30) to saturate the LSTM gates, which then cannot
+        feel the state at all (measured: the action did not move with it).
+        """
+        if not self.cfg.state_dim:
+            return pooled
+        if robot_state is None:
+            raise ValueError(f'this model needs the robot state ({self.cfg.state_dim} values)')
+        s = robot_state.to(pooled.dtype)
+        if self.cfg.state_mean:
+            s = (s - s.new_tensor(self.cfg.state_mean)) / s.new_tensor(self.cfg.state_std)
+        s = self.state_encoder(s).expand(*pooled.shape[:-1], -1)
+        return torch.cat([F.layer_norm(pooled, pooled.shape[-1:]), s], dim=-1)
+
     def forward(self, pooled: torch.Tensor, state: Optional[LSTMState] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor, LSTMState]:
-        """(B, W, d) pooled features -> pose (B, W, 6) in [-1, 1], gripper logit (B, W, 1)."""
+        """(B, W, in) inputs (`fuse`) -> pose (B, W, 6) in [-1, 1], gripper logit (B, W, 1)."""
         x, new_state = self.rnn(pooled, state)
         pose = self.actions.mlp(x)
         logit = self.gripper.mlp[:-1](x)

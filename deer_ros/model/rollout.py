@@ -45,6 +45,7 @@ class Frame:
     bias: torch.Tensor                   # (H, L, L) ALiBi + causal bias, fp32
     embedding: torch.Tensor              # (1, L, d) token embeddings (input of layer 0)
     outputs: List[torch.Tensor] = field(default_factory=list)   # outputs[i]: layer i, (1, L, d)
+    robot_state: Optional[torch.Tensor] = None   # (1, S) proprioception, for heads that take it
 
     @property
     def layers_done(self) -> int:
@@ -150,13 +151,33 @@ class ModelRollout:
                               enabled=dtype is not None)
 
     # -- execution -------------------------------------------------------------------------
+    @property
+    def state_dim(self) -> int:
+        """Robot-state values the head takes (0: images and instruction only, as DeeR)."""
+        return int(self.config.head.state_dim)
+
     @torch.no_grad()
-    def encode(self, static: np.ndarray, gripper: Optional[np.ndarray] = None) -> Frame:
-        """Vision encoder + perceiver on (H, W, 3) uint8 RGB images; embeds the prompt."""
+    def encode(self, static: np.ndarray, gripper: Optional[np.ndarray] = None,
+               state: Optional[np.ndarray] = None) -> Frame:
+        """Vision encoder + perceiver on (H, W, 3) uint8 RGB images; embeds the prompt.
+
+        state: (state_dim,) robot state of the same instant (recording.STATE_CONVENTION); kept
+        with the frame for the head, ignored by a model without a state input.
+        """
         if self._ids is None:
             raise RuntimeError('call reset(instruction) before encode()')
-        if self.fast_path:
-            return self._encode_fast(static, gripper)
+        frame = self._encode_fast(static, gripper) if self.fast_path else \
+            self._encode_slow(static, gripper)
+        if state is not None and self.state_dim:
+            values = np.asarray(state, dtype=np.float32).reshape(-1)
+            if values.shape != (self.state_dim,) or not np.all(np.isfinite(values)):
+                raise ValueError(f'robot state must be {self.state_dim} finite values, '
+                                 f'got {values.shape}')
+            frame.robot_state = torch.from_numpy(values)[None].to(self.device)   # (1, S)
+        return frame
+
+    def _encode_slow(self, static: np.ndarray, gripper: Optional[np.ndarray]) -> Frame:
+        """encode() through DeerVLA.encode_media, one camera at a time (the reference path)."""
         vcfg = self.config.vision
         with self._autocast():
             static_px, gripper_px = (None if image is None else preprocess_batch(
@@ -247,7 +268,8 @@ class ModelRollout:
             return self._candidate_fast(frame, layer)
         with self._autocast():
             pooled = head.pool(frame.outputs[layer])[:, None]              # (1, 1, d)
-            pose, logit, state = head(pooled, self._state)
+            robot = None if frame.robot_state is None else frame.robot_state[:, None]
+            pose, logit, state = head(head.fuse(pooled, robot), self._state)
         pose_np = pose[0, -1].float().cpu().numpy().astype(np.float32)     # (6,)
         prob = float(torch.sigmoid(logit[0, -1, 0].float()))
         return Candidate(layer=layer, pose=pose_np, gripper_prob=prob, state=state)
@@ -258,7 +280,7 @@ class ModelRollout:
         with self._autocast():
             if self._terms is None:         # once per committed state, shared by every exit
                 self._terms = self._head_step.terms(self._state)
-            pooled = head.pool(frame.outputs[layer])                       # (1, d)
+            pooled = head.fuse(head.pool(frame.outputs[layer]), frame.robot_state)   # (1, in)
             pose, logit, state = self._head_step(pooled, self._state, self._terms)
         values = torch.cat([pose[0], logit[0, :1]]).float().cpu()         # the decision's sync
         prob = float(torch.sigmoid(values[-1]))

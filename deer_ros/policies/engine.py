@@ -98,8 +98,11 @@ class InferenceEngine:
         return index if index >= 0 else cuda_index(getattr(self.model, 'device', ''))
 
     def step(self, static: np.ndarray, gripper: Optional[np.ndarray] = None,
-             t_received: Optional[float] = None) -> StepRecord:
+             t_received: Optional[float] = None,
+             state: Optional[np.ndarray] = None) -> StepRecord:
         """Run one frame; t_received = time.monotonic() at the observation's arrival.
+
+        state: the robot state of the frame, for a model whose head takes one (else ignored).
 
         Device out-of-memory degrades instead of failing: the deepest resident exit drops by one
         (freeing its layers) and the frame is retried, down to the first exit; the cap is lifted
@@ -108,7 +111,7 @@ class InferenceEngine:
         shed = False
         while True:
             try:
-                record = self._step_once(static, gripper, t_received)
+                record = self._step_once(static, gripper, t_received, state)
             except Exception as exc:  # torch's OutOfMemoryError is a RuntimeError subclass
                 if not is_out_of_memory(exc) or self.model.resident_exit == 0:
                     raise
@@ -128,7 +131,8 @@ class InferenceEngine:
             return record
 
     def _step_once(self, static: np.ndarray, gripper: Optional[np.ndarray],
-                   t_received: Optional[float]) -> StepRecord:
+                   t_received: Optional[float], state: Optional[np.ndarray] = None
+                   ) -> StepRecord:
         cfg = self._apply_pending()
         clock = self.telemetry.clock
         t0 = clock()
@@ -143,7 +147,10 @@ class InferenceEngine:
                                  cfg.memory_grow_patience, cfg.layer_memory_mb)
         deepest, target = self._targets(cfg)
         tv = clock()
-        frame = self.model.encode(static, gripper)
+        if state is not None and getattr(self.model, 'state_dim', 0):
+            frame = self.model.encode(static, gripper, state=state)
+        else:
+            frame = self.model.encode(static, gripper)
         self.model.synchronize()
         vision_ms = (clock() - tv) * 1e3
         timing = _Timing(clock, t_ref, cfg, self.latency, vision_ms)

@@ -39,10 +39,17 @@ class ValueSamples:
 
 
 def frame_values(model: SegmentModel, static: np.ndarray, gripper: Optional[np.ndarray],
-                 criterion: str = 'rms', commit_exit: Optional[int] = None) -> np.ndarray:
-    """One frame: full pass, candidates at layer 0 and every exit, commit one; -> (N_exits,)."""
+                 criterion: str = 'rms', commit_exit: Optional[int] = None,
+                 state: Optional[np.ndarray] = None) -> np.ndarray:
+    """One frame: full pass, candidates at layer 0 and every exit, commit one; -> (N_exits,).
+
+    state: the frame's robot state, passed on for models whose head takes one.
+    """
     exits = list(model.exit_layers)
-    frame = model.encode(static, gripper)
+    if state is not None and getattr(model, 'state_dim', 0):
+        frame = model.encode(static, gripper, state=state)
+    else:
+        frame = model.encode(static, gripper)
     model.run_layers(frame, 0, exits[-1] + 1)
     ref = model.candidate(frame, 0)
     values, candidates = [], []
@@ -59,7 +66,8 @@ def episode_values(model: SegmentModel, instruction: str, static: np.ndarray,
                    gripper: Optional[np.ndarray], samples: ValueSamples, criterion: str = 'rms',
                    commit: str = 'last', rng: Optional[np.random.Generator] = None,
                    warmup_frames: int = 0, stride: int = 1,
-                   progress: Optional[Iterable] = None) -> None:
+                   progress: Optional[Iterable] = None,
+                   state: Optional[np.ndarray] = None) -> None:
     """Append the values of one episode's frames [warmup_frames::stride] to `samples`.
 
     Every frame is run (the head state must follow the rollout); only the sampled ones are kept.
@@ -75,7 +83,7 @@ def episode_values(model: SegmentModel, instruction: str, static: np.ndarray,
         if commit == 'random':
             pick = int((rng or np.random.default_rng(0)).integers(n_exits))
         values = frame_values(model, static[t], None if gripper is None else gripper[t],
-                              criterion, pick)
+                              criterion, pick, None if state is None else state[t])
         if t >= warmup_frames and (t - warmup_frames) % stride == 0:
             samples.columns.append(values)
         if progress is not None:

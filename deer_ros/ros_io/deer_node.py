@@ -39,6 +39,7 @@ from deer_ros.ros_io.image_codec import ImageDecoder
 from deer_ros.ros_io.instruction import SeenMessages, instruction_reason, message_key, shorten
 from deer_ros.ros_io.node_status import diagnostic_reports
 from deer_ros.ros_io.params import check_changes, declare_all
+from deer_ros.ros_io.robot_state_input import attach_robot_state
 from deer_ros.ros_io.settings import NodeSettings, model_reason, validate
 
 NODE_NAME = 'deer_node'
@@ -216,7 +217,8 @@ class DeerNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.model_error = ''
         self.events.clear('model', 'load')
-        self.core = ControlCore(self.loaded.engine, self.settings, self.events, self.latency)
+        engine = attach_robot_state(self, self.loaded.engine, self._input_group)
+        self.core = ControlCore(engine, self.settings, self.events, self.latency)
         self.core.default_thresholds = list(getattr(
             getattr(self.loaded.engine, 'config', None), 'thresholds', []))
         if self.instruction:

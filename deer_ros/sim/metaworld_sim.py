@@ -42,6 +42,7 @@ class Observation:
     task: str                  # MetaWorld environment name
     instruction: str           # language instruction of the task
     step: int                  # actions applied so far in this episode
+    state: Optional[np.ndarray] = None   # (4,) float32: hand x, y, z (m, world), gripper 0..1
 
 
 @dataclass
@@ -115,7 +116,18 @@ class MetaWorldSim:
     def observe(self) -> Observation:
         """Render both cameras for the current state."""
         static, gripper = self._camera_rig().render(self._envs[self.spec.env_name].data)
-        return Observation(static, gripper, self.spec.env_name, self.spec.instruction, self.steps)
+        return Observation(static, gripper, self.spec.env_name, self.spec.instruction, self.steps,
+                           self.robot_state())
+
+    def robot_state(self) -> np.ndarray:
+        """(4,) float32 proprioception: hand position (m, world frame), gripper opening 0..1.
+
+        MetaWorld's own observation starts with exactly these (obs[0:3] hand, obs[3] the
+        normalised finger distance): what a real arm reports as end-effector pose and gripper.
+        """
+        if self._obs_vec is None:
+            raise RuntimeError('call reset(task, seed) first')
+        return np.asarray(self._obs_vec[:4], dtype=np.float32).copy()
 
     def expert_action(self) -> np.ndarray:
         """The scripted expert's action for the current state, in the 7-D model convention."""

@@ -31,7 +31,7 @@ def expert_episode(sim: MetaWorldSim, task: str, seed: int,
     """
     rng = np.random.default_rng(seed + config.noise_seed_offset)
     obs = sim.reset(task, seed)
-    statics, grippers, actions = [], [], []
+    statics, grippers, actions, states = [], [], [], []
     reward = 0.0
     while not sim.done:
         action = sim.expert_action()
@@ -39,6 +39,7 @@ def expert_episode(sim: MetaWorldSim, task: str, seed: int,
             action[:3] = np.clip(action[:3] + rng.normal(0.0, config.action_noise, 3), -1.0, 1.0)
         statics.append(obs.static)
         grippers.append(obs.gripper)
+        states.append(obs.state)
         actions.append(action)
         result = sim.step(action)
         obs, reward = result.observation, result.reward
@@ -48,4 +49,5 @@ def expert_episode(sim: MetaWorldSim, task: str, seed: int,
     info.update(meta or {})
     return Episode(instruction=sim.spec.instruction, task=sim.spec.env_name,
                    static=np.stack(statics), gripper=np.stack(grippers),
-                   actions=np.stack(actions).astype(np.float32), success=sim.success, meta=info)
+                   actions=np.stack(actions).astype(np.float32), success=sim.success, meta=info,
+                   state=np.stack(states))

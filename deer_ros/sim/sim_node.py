@@ -3,6 +3,8 @@
 Publishes (after every reset and every applied action, both images under one stamp):
     camera/static/image_raw   sensor_msgs/Image rgb8   sensor-data QoS
     camera/gripper/image_raw  sensor_msgs/Image rgb8   sensor-data QoS
+    robot_state               sensor_msgs/JointState   sensor-data QoS, same stamp as the frames:
+                              ee_x, ee_y, ee_z (m, world frame), gripper_opening (0..1)
     instruction               std_msgs/String          RELIABLE, TRANSIENT_LOCAL, depth 1
     episode_status            deer_ros/EpisodeStatus   RELIABLE, depth 10
 Subscribes:
@@ -25,10 +27,11 @@ from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
 from rcl_interfaces.msg import ParameterDescriptor
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from deer_ros.data.recording import STATE_CONVENTION
 from deer_ros.msg import ActionCommand, EpisodeStatus
 from deer_ros.ros_io.spin import spin_node
 from deer_ros.sim.actions import from_command
@@ -79,6 +82,16 @@ def declare_config(node: Node) -> SimNodeConfig:
     return SimNodeConfig(**values)
 
 
+def joint_state_msg(values: np.ndarray, stamp, frame_id: str = 'world') -> JointState:
+    """The robot state (recording.STATE_CONVENTION order) as a named sensor_msgs/JointState."""
+    msg = JointState()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.name = list(STATE_CONVENTION['dims'])
+    msg.position = [float(v) for v in values]
+    return msg
+
+
 def image_msg(pixels: np.ndarray, stamp, frame_id: str) -> Image:
     """An (H, W, 3) uint8 RGB array as an unpadded rgb8 sensor_msgs/Image."""
     msg = Image()
@@ -114,6 +127,8 @@ class SimNode(Node):
                                                 qos_profile_sensor_data)
         self.pub_gripper = self.create_publisher(Image, 'camera/gripper/image_raw',
                                                  qos_profile_sensor_data)
+        self.pub_robot_state = self.create_publisher(JointState, 'robot_state',
+                                                     qos_profile_sensor_data)
         self.pub_instruction = self.create_publisher(String, 'instruction', INSTRUCTION_QOS)
         self.pub_status = self.create_publisher(EpisodeStatus, 'episode_status', RELIABLE_10)
         self.create_subscription(ActionCommand, 'action', self._on_action, RELIABLE_10)
@@ -196,6 +211,8 @@ class SimNode(Node):
                                           self.config.static_frame_id))
         self.pub_gripper.publish(image_msg(self._last_obs.gripper, stamp,
                                            self.config.gripper_frame_id))
+        if self._last_obs.state is not None:
+            self.pub_robot_state.publish(joint_state_msg(self._last_obs.state, stamp))
         return stamp
 
     def _publish_status(self, stamp=None, aborted: bool = False) -> None:

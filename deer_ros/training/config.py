@@ -30,6 +30,7 @@ class TrainConfig:
     save_every: int = 500             # checkpoint every N steps (and at each phase end)
     log_every: int = 10               # loss history resolution, steps
     num_threads: int = 2              # torch CPU threads
+    use_state: bool = False           # a new model's head takes the recorded robot state
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.batch_size < 1:

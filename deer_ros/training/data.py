@@ -26,6 +26,7 @@ class Batch:
     input_ids: torch.Tensor         # (B, L) long, right-padded prompt tokens
     token_mask: torch.Tensor        # (B, L) bool, True at real tokens
     actions: torch.Tensor           # (B, W, 7) float32, pose in [-1, 1], gripper +-1
+    state: Optional[torch.Tensor] = None   # (B, W, S) float32 robot state, when recorded
 
     @property
     def shape(self) -> tuple:
@@ -36,7 +37,7 @@ class Batch:
         """A copy on `device`."""
         move = (lambda t: None if t is None else t.to(device))   # noqa: E731
         return Batch(move(self.static), move(self.gripper), move(self.input_ids),
-                     move(self.token_mask), move(self.actions))
+                     move(self.token_mask), move(self.actions), move(self.state))
 
 
 def resize_frames(frames: np.ndarray, cfg: VisionConfig, chunk: int = 256) -> torch.Tensor:
@@ -71,6 +72,7 @@ class WindowDataset:
         self.statics: List[torch.Tensor] = []
         self.grippers: List[Optional[torch.Tensor]] = []
         self.actions: List[torch.Tensor] = []
+        self.states: List[Optional[torch.Tensor]] = []
         self.prompts: List[List[int]] = []
         self.index: List[tuple] = []            # (episode, start)
         self.pad_id = int(tokenizer.pad_token_id)
@@ -86,6 +88,7 @@ class WindowDataset:
             self.grippers.append(None if ep.gripper is None
                                  else resize_frames(ep.gripper, vision))
             self.actions.append(torch.from_numpy(np.asarray(ep.actions, dtype=np.float32)))
+            self.states.append(None if ep.state is None else torch.from_numpy(ep.state))
             ids = tokenizer(prompt(ep.instruction, tokenizer.eos_token))['input_ids']
             self.prompts.append([int(i) for i in ids])
             self.index += [(e, t) for t in range(len(ep) - window + 1)]
@@ -94,6 +97,7 @@ class WindowDataset:
         cams = {g is None for g in self.grippers}
         if len(cams) != 1:
             raise ValueError('episodes mix one and two cameras')
+        self.has_state = all(st is not None for st in self.states)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -112,6 +116,9 @@ class WindowDataset:
         if self.grippers[0] is not None:
             gripper = torch.stack([self.grippers[e][t:t + w] for e, t in picks])
         actions = torch.stack([self.actions[e][t:t + w] for e, t in picks])
+        state = None
+        if self.has_state:
+            state = torch.stack([self.states[e][t:t + w] for e, t in picks])
         length = max(len(self.prompts[e]) for e, _ in picks)
         ids = torch.full((len(picks), length), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(picks), length), dtype=torch.bool)
@@ -119,7 +126,7 @@ class WindowDataset:
             p = self.prompts[e]
             ids[row, :len(p)] = torch.tensor(p)
             mask[row, :len(p)] = True
-        return Batch(static, gripper, ids, mask, actions)
+        return Batch(static, gripper, ids, mask, actions, state)
 
 
 def epoch_order(num_samples: int, seed: int, epoch: int) -> np.ndarray:

@@ -88,15 +88,18 @@ class SkipDistiller:
                       ) -> Dict[str, torch.Tensor]:
         """{'match': skipped-vs-full action loss, 'label': demonstration loss}."""
         head, cfg = self.model.extra_exit, self.cfg
+        robot_state = None
+        if batch.state is not None:
+            robot_state = batch.state.repeat(len(self.model.cfg.exit_layers), 1, 1)
         with torch.no_grad():
             full = exit_features(self.model, run_layers(self.model, inputs), inputs)
-            t_pose, t_logit, _ = head(full.flatten(0, 1))          # (E B, W, .)
+            t_pose, t_logit, _ = head(head.fuse(full.flatten(0, 1), robot_state))   # (E B, W, .)
         n = inputs.embedding.shape[0]
         skip = torch.rand((n, len(self.blocks)), generator=gen) < cfg.skip_prob
         outputs = run_layers_skipping(self.model, inputs, self.adapters,
                                       skip.to(self.device), self.blocks)
         feats = exit_features(self.model, outputs, inputs)
-        pose, logit, _ = head(feats.flatten(0, 1))
+        pose, logit, _ = head(head.fuse(feats.flatten(0, 1), robot_state))
         huber = F.huber_loss(pose, t_pose, delta=1.0)
         bce = F.binary_cross_entropy_with_logits(logit, torch.sigmoid(t_logit))
         actions = batch.actions.repeat(feats.shape[0], 1, 1)

@@ -44,13 +44,18 @@ def random_exit_sequences(features: torch.Tensor, generator: Optional[torch.Gene
 
 
 def multi_exit_losses(head: ExitHead, features: torch.Tensor, actions: torch.Tensor,
-                      gripper_weight: float, generator: Optional[torch.Generator]
-                      ) -> Dict[str, torch.Tensor]:
-    """Per-output losses {'exit_0'.., 's1', 's2'}; one head call on all sequences stacked."""
+                      gripper_weight: float, generator: Optional[torch.Generator],
+                      robot_state: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+    """Per-output losses {'exit_0'.., 's1', 's2'}; one head call on all sequences stacked.
+
+    robot_state (B, W, S) joins every sequence's head input when the head takes a state.
+    """
     e, b = features.shape[:2]
     s1, s2 = random_exit_sequences(features, generator)
     sequences = torch.cat([features.flatten(0, 1), s1, s2])           # ((E + 2) B, W, d)
-    pose, logit, _ = head(sequences)
+    if robot_state is not None:
+        robot_state = robot_state.repeat(e + 2, 1, 1)                 # ((E + 2) B, W, S)
+    pose, logit, _ = head(head.fuse(sequences, robot_state))
     names = [f'exit_{k}' for k in range(e)] + ['s1', 's2']
     losses = {}
     for k, name in enumerate(names):

@@ -20,7 +20,7 @@ def run_episode(model, sim, task: str, seed: int, skip: Sequence = ()) -> Dict: 
     model.reset(obs.instruction)
     last = model.num_layers - 1
     while not sim.done:
-        frame = model.encode(obs.static, obs.gripper)
+        frame = model.encode(obs.static, obs.gripper, state=obs.state)
         model.run_layers(frame, 0, model.num_layers, skip=skip)
         candidate = model.candidate(frame, last)
         model.commit(candidate)

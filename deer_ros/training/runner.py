@@ -23,7 +23,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
                        grad_clip=args.grad_clip, shift_pad=args.shift_pad, freeze=args.freeze,
                        seed=args.seed, save_every=args.save_every, log_every=args.log_every,
-                       num_threads=args.threads)
+                       num_threads=args.threads, use_state=getattr(args, 'use_state', False))
 
 
 def load_data(paths: List[str], tokenizer: Any, vision: Any, window: int, progress: bool
@@ -36,6 +36,31 @@ def load_data(paths: List[str], tokenizer: Any, vision: Any, window: int, progre
 
 
 Started = Tuple[Any, Any, TrainConfig, TrainState, List[str], Any]
+
+
+def with_state_input(model_cfg: Any, paths: List[str]) -> Any:
+    """model_cfg whose head takes the robot state, normalised by the recordings' statistics.
+
+    Only the `state` arrays are read (npz members load lazily); a recording without them is
+    an error: the state input cannot be learnt from nothing.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from deer_ros.data.recording import STATE_DIM, list_episodes
+    states = []
+    for path in (e for p in paths for e in list_episodes(p)):
+        with np.load(path, allow_pickle=False) as arrays:
+            if 'state' not in arrays.files:
+                raise ValueError(f'{path} has no robot state; record it or drop --use-state')
+            states.append(arrays['state'])
+    stacked = np.concatenate(states).astype(np.float64)
+    mean = tuple(round(float(v), 6) for v in stacked.mean(0))
+    std = tuple(round(max(float(v), 1e-3), 6) for v in stacked.std(0))
+    head = dataclasses.replace(model_cfg.head, state_dim=STATE_DIM, state_mean=mean,
+                               state_std=std)
+    return dataclasses.replace(model_cfg, head=head)
 
 
 def _start(args: argparse.Namespace) -> Started:
@@ -63,7 +88,10 @@ def _start(args: argparse.Namespace) -> Started:
         model, tokenizer = load_checkpoint(args.init)
     else:
         tokenizer = load_tokenizer()
-        model = build_model(preset_config(args.preset, tokenizer), seed=cfg.seed)
+        model_cfg = preset_config(args.preset, tokenizer)
+        if cfg.use_state:
+            model_cfg = with_state_input(model_cfg, args.data)
+        model = build_model(model_cfg, seed=cfg.seed)
     extra = {'train_config': cfg.to_dict(), 'data': [str(p) for p in args.data],
              'init': args.init or f'preset:{args.preset}', 'model_seed': cfg.seed}
     return model, tokenizer, cfg, TrainState(extra=extra), list(args.data), None

@@ -79,7 +79,7 @@ class MultiExitTrainer:
                                  vision_grad=cfg.freeze == 'none')
             features = exit_features(self.model, run_layers(self.model, inputs), inputs)
         losses = multi_exit_losses(self.model.extra_exit, features, batch.actions,
-                                   cfg.gripper_weight, gen)
+                                   cfg.gripper_weight, gen, batch.state)
         total = torch.stack(list(losses.values())).sum()
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()

@@ -38,7 +38,7 @@ def test_summary_averages_tasks_equally_and_compute_per_action():
     assert np.isclose(s.saving, 1.0 / s.avg_gflops)
 
 
-def test_target_needs_three_times_less_compute_and_at_most_two_points_drop():
+def test_target_needs_three_times_less_compute_and_at_most_three_points_drop():
     full = summarise('full', [_episode('full', 't', True, [1.0])] * 50)
     cheap_ok = summarise('cheap', [_episode('cheap', 't', True, [0.3])] * 50)
     cheap_bad = summarise('worse', [_episode('worse', 't', True, [0.3])] * 48
