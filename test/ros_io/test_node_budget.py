@@ -14,6 +14,7 @@ from ros_io_helpers import CameraPlayer, diagnostics_of, operator, outputs, set_
 
 pytestmark = pytest.mark.ros
 SHIPPED = pathlib.Path(__file__).resolve().parents[2] / 'models' / 'tiny-metaworld'
+WINDOW = 100   # budget.window default: the frames the controller averages over
 
 
 def test_fraction_budget_is_of_the_current_instructions_full_model(ros_graph, deer):
@@ -32,10 +33,10 @@ def test_fraction_budget_is_of_the_current_instructions_full_model(ros_graph, de
                            'again and move the arm back to where it started'):
             operator(ros_graph, text)
             start = len(out['telemetry'])
-            stream(ros_graph, camera, 40.0, rate_hz=30.0,
-                   until=lambda: len(out['telemetry']) >= start + 100)
+            stream(ros_graph, camera, 60.0, rate_hz=30.0,
+                   until=lambda: len(out['telemetry']) >= start + 2 * WINDOW)
             window = out['telemetry'][start + 5:]
-            assert len(window) >= 60, f'{len(window)} frames for {text!r}'
+            assert len(window) >= WINDOW + 40, f'{len(window)} frames for {text!r}'
             full = {round(t.full_gflops, 7) for t in window}
             assert len(full) == 1, full
             fulls[text] = window[-1].full_gflops
@@ -43,8 +44,11 @@ def test_fraction_budget_is_of_the_current_instructions_full_model(ros_graph, de
                 assert t.budget_avg_fraction == pytest.approx(0.33)
                 assert t.budget_avg_gflops == pytest.approx(0.33 * t.full_gflops, rel=1e-5), \
                     'budget_avg_gflops reads the GMAC target in force'
-            realised = sum(t.gflops for t in window[-40:]) / sum(t.full_gflops
-                                                                 for t in window[-40:])
+            # Judged over the controller's window (budget.window frames): a frame costs either
+            # the first exit or the full model, so a shorter sub-window's mean scatters by
+            # about as much as the tolerance even when the controller holds the budget.
+            held = window[-WINDOW:]
+            realised = sum(t.gflops for t in held) / sum(t.full_gflops for t in held)
             assert realised == pytest.approx(0.33, abs=0.06), \
                 (text, realised, window[-1].threshold_scale, window[-1].controller_saturated)
             assert window[-1].avg_fraction == pytest.approx(0.33, abs=0.06)
