@@ -90,7 +90,7 @@ def test_no_instruction_and_no_frames_are_diagnosed(ros_graph, deer):
     out = outputs(ros_graph)
     wait_for_diagnostic(ros_graph, out, 'inputs', 'no instruction')
     operator(ros_graph, 'open the drawer')
-    status = wait_for_diagnostic(ros_graph, out, 'inputs', 'no camera frames')
+    status = wait_for_diagnostic(ros_graph, out, 'inputs', 'no frames from the static camera')
     assert status.level == b'\x02'
     assert out['action'] == []
 
