@@ -13,6 +13,7 @@ its last command).
 """
 from typing import Any, Optional
 
+from rclpy.duration import Duration
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from deer_ros.ros_io import messages
@@ -64,6 +65,12 @@ class CommandOutput:
         if not self.active:
             return False
         return self.gate.repeat_hold(source, self._publish_hold)
+
+    def wait_for_acks(self, timeout_s: float = 1.0) -> bool:
+        """Wait until subscribers acknowledged the commands (the final hold before exit)."""
+        deadline = Duration(seconds=timeout_s)
+        return all([pub.wait_for_all_acked(deadline) for pub in
+                    (self.pub_action, self.pub_twist, self.pub_gripper, self.pub_array)])
 
     def _publish_hold(self, reason: str) -> None:
         self._publish_command(hold_command(reason, self.last_gripper or 0.0), self._now(),

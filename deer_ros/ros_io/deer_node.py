@@ -273,6 +273,10 @@ class DeerNode(LifecycleNode):
         if self._control_timer is not None:
             self.output.engage('lifecycle', 'shutdown')
 
+    def wait_for_acks(self, timeout_s: float = 1.0) -> bool:
+        """Before exit: wait until the command subscribers acknowledged the final hold."""
+        return self.output.wait_for_acks(timeout_s)
+
     def _stop_acting(self, reason: str) -> None:
         if self._control_timer is not None:
             self.destroy_timer(self._control_timer)

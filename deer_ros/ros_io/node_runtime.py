@@ -107,6 +107,8 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None,
             node.trigger_shutdown()       # nothing else runs now: release in peace
         except Exception as exc:   # already finalized / in a transition
             node.get_logger().warning(f'shutdown transition: {exc}')
+        if not node.wait_for_acks():      # the final hold must reach the robot before exit
+            node.get_logger().warning('final hold not acknowledged by every subscriber in 1 s')
         node.destroy_node()
         return 0
     finally:
