@@ -129,6 +129,26 @@ def operator(graph: Any, text: str, namespace: str = '') -> Any:
     return pub
 
 
+def wait_for_diagnostic(graph: Any, out: Dict[str, Any], category: str, text: str,
+                        timeout_s: float = 5.0) -> Any:
+    """The latest deer_node `category` status whose message contains text (spins for it)."""
+    def found() -> List[Any]:
+        return [s for s in diagnostics_of(out['diagnostics'], f'deer_node: {category}')
+                if text in s.message]
+    graph.spin_until(found, timeout_s, f'{category} diagnostic containing {text!r}')
+    return found()[-1]
+
+
+def scene(graph: Any, deer: Any, params: Dict[str, Any], **model_kwargs: Any) -> Any:
+    """A started deer_node, its outputs, a matched camera and an instruction: (out, camera)."""
+    deer(params, **model_kwargs)
+    out = outputs(graph)
+    camera = CameraPlayer(graph)
+    operator(graph, 'open the drawer')
+    graph.wait_for_subscribers(camera.static)
+    return out, camera
+
+
 def diagnostics_of(arrays: List[Any], name_part: str) -> List[Any]:
     """Every DiagnosticStatus whose name contains name_part."""
     return [s for a in arrays for s in a.status if name_part in s.name]

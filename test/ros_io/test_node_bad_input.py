@@ -5,8 +5,8 @@ import time
 import pytest
 from std_msgs.msg import String
 
-from ros_io_helpers import (CameraPlayer, diagnostics_of, image_msg, operator, outputs, rgb,
-                            stream)
+from ros_io_helpers import (CameraPlayer, image_msg, operator, outputs, rgb, stream,
+                            wait_for_diagnostic)
 
 pytestmark = pytest.mark.ros
 
@@ -15,14 +15,6 @@ def finite(action):
     return all(math.isfinite(v) for v in (action.translation.x, action.translation.y,
                                           action.translation.z, action.rotation.x,
                                           action.rotation.y, action.rotation.z, action.gripper))
-
-
-def wait_for_diagnostic(graph, out, category, text, timeout_s=5.0):
-    def found():
-        return [s for s in diagnostics_of(out['diagnostics'], f'deer_node: {category}')
-                if text in s.message]
-    graph.spin_until(found, timeout_s, f'{category} diagnostic containing {text!r}')
-    return found()[-1]
 
 
 def acts_again(graph, camera, out, timeout_s=10.0):
