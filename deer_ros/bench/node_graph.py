@@ -49,11 +49,17 @@ def _bench_node_class() -> type:
             self._tick_start = time.monotonic()
             super()._on_control_tick()
 
-        def _publish_command(self, command: Any, stamp: Any, record: Any,
-                             gripper: Optional[float] = None) -> None:
-            super()._publish_command(command, stamp, record, gripper)
-            if record is None:
-                return
+        def _create_interfaces(self) -> None:
+            super()._create_interfaces()
+            publish = self.output._publish_command
+
+            def timed(command: Any, stamp: Any, record: Any, gripper: Optional[float]) -> None:
+                publish(command, stamp, record, gripper)
+                if record is not None:
+                    self._note_action(stamp, record)
+            self.output._publish_command = timed
+
+        def _note_action(self, stamp: Any, record: Any) -> None:
             done = time.monotonic()
             keys = [(cam, stamp.sec, stamp.nanosec) for cam in ('static', 'gripper')]
             with self._times_lock:

@@ -15,6 +15,8 @@ class Stats:
     p95_ms: float
     mean_ms: float
     min_ms: float
+    p99_ms: float = float('nan')
+    max_ms: float = float('nan')
 
     def to_dict(self) -> Dict[str, float]:
         """JSON-ready dict."""
@@ -22,13 +24,13 @@ class Stats:
 
 
 def summarize(samples_ms: Sequence[float]) -> Stats:
-    """Median, p95 (linear interpolation), mean and min of `samples_ms`."""
+    """Median, p95, p99 (linear interpolation), mean, min and max of `samples_ms`."""
     x = np.asarray(samples_ms, dtype=float)
     if x.size == 0:
         nan = float('nan')
-        return Stats(0, nan, nan, nan, nan)
+        return Stats(0, nan, nan, nan, nan, nan, nan)
     return Stats(int(x.size), float(np.median(x)), float(np.percentile(x, 95)),
-                 float(x.mean()), float(x.min()))
+                 float(x.mean()), float(x.min()), float(np.percentile(x, 99)), float(x.max()))
 
 
 class PhaseTimer:

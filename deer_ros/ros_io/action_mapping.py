@@ -23,22 +23,29 @@ class ArmCommand:
     clamped: bool = False
     hold: bool = False
     reasons: Tuple[str, ...] = ()             # why the command differs from the model's
+    hold_reason: str = ''                     # a HOLD_REASONS code when hold, else ''
 
     def as_array(self) -> List[float]:
         """[x, y, z, roll, pitch, yaw, gripper] for Float64MultiArray."""
         return [*self.translation, *self.rotation, self.gripper]
 
 
-def hold_command(reason: str, gripper: float = 0.0) -> ArmCommand:
-    """Zero motion; gripper 0.0 means 'leave the gripper as it is'."""
-    return ArmCommand((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), gripper, hold=True, reasons=(reason,))
+# Why a command holds (ActionCommand.hold_reason); the detail goes to /diagnostics.
+HOLD_REASONS = ('deactivate', 'shutdown', 'stop', 'stale_camera', 'frozen_camera', 'nan',
+                'no_instruction', 'inference_failed')
+
+
+def hold_command(reason: str, gripper: float = 0.0, detail: str = '') -> ArmCommand:
+    """Zero motion. gripper: the last gripper command, kept (0.0 when none was ever sent)."""
+    return ArmCommand((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), gripper, hold=True,
+                      reasons=(detail or reason,), hold_reason=reason)
 
 
 def map_action(action: np.ndarray, settings: NodeSettings) -> ArmCommand:
     """Scale, polarise and clamp a model action; non-finite input gives a hold with the reason."""
     bad = non_finite_reason(action)
     if bad:
-        return hold_command(bad)
+        return hold_command('nan', detail=bad)
     values = np.asarray(action, dtype=np.float64)
     translation = values[0:3] * settings.action.translation_scale_m
     rotation = values[3:6] * settings.action.rotation_scale_rad
@@ -78,8 +85,8 @@ class GripperLatch:
         self.last: Optional[float] = None
 
     def update(self, command: ArmCommand) -> Optional[float]:
-        """The value to publish now, or None. Holds (gripper 0) never change the gripper."""
-        if command.gripper == 0.0 or command.gripper == self.last:
+        """The value to publish now, or None. Holds never change the gripper."""
+        if command.hold or command.gripper == 0.0 or command.gripper == self.last:
             return None
         self.last = command.gripper
         return command.gripper

@@ -4,11 +4,16 @@ Like message_filters' ApproximateTimeSynchronizer for two topics: bounded per-ca
 keyed by header stamp; the newest static frame with a gripper frame within `slop_s` is the
 observation. Each observation is taken at most once; frames superseded before inference could
 take them are counted as dropped. Thread-safe: subscriptions add, the control loop takes.
+
+Frames may hold the raw message (deer_node does): storing is then a reference, and only the
+frames of the observation actually taken are ever decoded, whatever the camera rate.
+Freshness is judged on stamps: a camera whose frames keep arriving with the same stamp is frozen,
+and counts as stale for the watchdog (its receipt time stops advancing).
 """
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Deque, Optional
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -17,9 +22,14 @@ import numpy as np
 class Frame:
     """One decoded camera image."""
 
-    image: np.ndarray        # (H, W, 3) uint8 RGB
-    stamp_s: float           # header.stamp in seconds (camera clock)
+    image: Any               # (H, W, 3) uint8 RGB array, or the raw message (decoded on take)
+    stamp_s: float           # header.stamp in seconds (camera clock), for pairing
     received_s: float        # receipt time, monotonic seconds (staleness is measured on it)
+    stamp: Optional[Tuple[int, int]] = None   # header.stamp (sec, nanosec) exactly, echoed
+
+    def decoded(self, image: np.ndarray) -> 'Frame':
+        """The same frame with its decoded image."""
+        return Frame(image, self.stamp_s, self.received_s, self.stamp)
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,9 @@ class CameraSync:
         self._lock = threading.Lock()
         self._taken_stamp = float('-inf')
         self.received = {'static': 0, 'gripper': 0}
+        self._newest_stamp: Dict[str, float] = {}    # camera -> newest stamp seen
+        self._fresh_s: Dict[str, float] = {}         # camera -> receipt of its newest stamp
+        self._last_s: Dict[str, float] = {}          # camera -> receipt of any frame
         self.dropped = 0          # static frames never used although newer than the last taken
         self.clock_jumps = 0
 
@@ -69,22 +82,44 @@ class CameraSync:
                 self._static.clear()
                 self._gripper.clear()
                 self._taken_stamp = float('-inf')
+                self._newest_stamp.clear()
                 self.clock_jumps += 1
+            self._last_s[camera] = frame.received_s
+            newest = self._newest_stamp.get(camera, float('-inf'))
+            if frame.stamp_s > newest or frame.stamp_s < newest - self.JUMP_BACK_S:
+                self._newest_stamp[camera] = frame.stamp_s
+                self._fresh_s[camera] = frame.received_s
             queue.append(frame)
             while len(queue) > self._queue_size:
                 old = queue.popleft()
                 if camera == 'static' and old.stamp_s > self._taken_stamp:
                     self.dropped += 1
 
+    @property
+    def cameras(self) -> Tuple[str, ...]:
+        """The cameras in use."""
+        return ('static', 'gripper') if self.use_gripper else ('static',)
+
     def latest_received_s(self) -> Optional[float]:
-        """Receipt time of the newest frame of the cameras in use (the oldest of the two)."""
+        """Receipt of the newest *new-stamp* frame of the cameras in use (the older of the two).
+
+        None until every camera in use has sent a frame.
+        """
         with self._lock:
-            if not self._static or (self.use_gripper and not self._gripper):
-                return None
-            times = [self._static[-1].received_s]
-            if self.use_gripper:
-                times.append(self._gripper[-1].received_s)
-            return min(times)
+            times = [self._fresh_s.get(c) for c in self.cameras]
+        return None if any(t is None for t in times) else min(times)
+
+    def missing(self) -> List[str]:
+        """Cameras in use that have not sent a frame (since configure / the last clear)."""
+        with self._lock:
+            return [c for c in self.cameras if c not in self._fresh_s]
+
+    def frozen(self, now_s: float, after_s: float) -> List[str]:
+        """Cameras still sending (within after_s) whose stamp has not advanced for after_s."""
+        with self._lock:
+            return [c for c in self.cameras if c in self._fresh_s
+                    and now_s - self._last_s[c] <= after_s
+                    and now_s - self._fresh_s[c] > after_s]
 
     def has_new(self) -> bool:
         """Whether a static frame newer than the last taken observation is queued."""
@@ -119,3 +154,5 @@ class CameraSync:
         with self._lock:
             self._static.clear()
             self._gripper.clear()
+            self._fresh_s.clear()
+            self._last_s.clear()

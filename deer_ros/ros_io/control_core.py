@@ -7,13 +7,13 @@ returns what to publish. Every decision not to act is noted in the EventBook wit
 """
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Protocol
+from typing import Any, Callable, Dict, Optional, Protocol, Tuple
 
 import numpy as np
 
 from deer_ros.ros_io.action_mapping import ArmCommand, GripperLatch, hold_command, map_action
-from deer_ros.ros_io.camera_sync import CameraSync, Frame
-from deer_ros.ros_io.diagnostics import ERROR, WARN, EventBook, LatencyWindow
+from deer_ros.ros_io.camera_sync import CameraSync, Frame, Observation
+from deer_ros.ros_io.diagnostics import ERROR, WARN, EventBook, LatencyWindow, RateWindow
 from deer_ros.ros_io.safety import StaleWatchdog
 from deer_ros.ros_io.settings import NodeSettings, engine_changes
 
@@ -37,12 +37,13 @@ class TickOutput:
     """What the node publishes for one control period."""
 
     kind: str                           # 'act' | 'hold' | 'idle'
-    reason: str = ''                    # why not 'act'
+    reason: str = ''                    # why not 'act' (a HOLD_REASONS code for holds)
     command: Optional[ArmCommand] = None
     record: Any = None                  # the engine's StepRecord ('act' only)
     stamp_s: Optional[float] = None     # observation header stamp ('act' only)
     gripper: Optional[float] = None     # value for action/gripper now (on change), else None
     publish_commands: bool = True       # False in dry_run: telemetry only
+    stamp: Optional[Tuple[int, int]] = None   # observation header.stamp (sec, nanosec) exactly
 
 
 IDLE = TickOutput('idle')
@@ -52,8 +53,11 @@ class ControlCore:
     """Latest-frame-only control loop around an Engine."""
 
     def __init__(self, engine: Engine, settings: NodeSettings, events: EventBook,
-                 latency: Optional[LatencyWindow] = None):
+                 latency: Optional[LatencyWindow] = None,
+                 decode: Optional[Callable[[Any], np.ndarray]] = None):
         self.engine = engine
+        self.decode = decode                     # raw message -> RGB; None: frames are decoded
+        self.ticks = RateWindow()
         self.settings = settings
         self.events = events
         self.latency = latency or LatencyWindow()
@@ -116,6 +120,7 @@ class ControlCore:
         self.sync.clear()
         self.watchdog.reset()
         self.gripper_latch.reset()
+        self.ticks.reset()
         self.active_since_s = now_s
 
     def deactivate(self) -> None:
@@ -123,6 +128,7 @@ class ControlCore:
         with self._step_lock:
             self.active_since_s = None
             self.acting = False
+            self.ticks.reset()
 
     # ------------------------------------------------------------------ the control period
     def tick(self, now_s: float) -> TickOutput:
@@ -130,6 +136,7 @@ class ControlCore:
         with self._step_lock:
             if self.active_since_s is None:
                 return IDLE
+            self.ticks.add(now_s)
             self._apply_pending(now_s)
             out = self._decide(now_s)
             if out.kind == 'hold':
@@ -162,40 +169,75 @@ class ControlCore:
     def _hold_once(self, reason: str) -> TickOutput:
         """A hold when the previous output moved the arm, else nothing."""
         if self.acting:
-            return TickOutput('hold', reason, hold_command(reason),
-                              publish_commands=not self.settings.dry_run)
+            return self._hold(reason)
         return TickOutput('idle', reason)
+
+    def _hold(self, reason: str) -> TickOutput:
+        return TickOutput('hold', reason, hold_command(reason),
+                          publish_commands=not self.settings.dry_run)
 
     def _decide(self, now_s: float) -> TickOutput:
         if not self.instruction:
             self.events.note('inputs', 'instruction', WARN, 'no instruction: not acting '
                              '(publish a std_msgs/String on instruction)', now_s)
-            return self._hold_once('no instruction')
+            return self._hold_once('no_instruction')
         self.events.clear('inputs', 'instruction')
         last = self.sync.latest_received_s()
         stale, hold_now = self.watchdog.check(now_s, last)
         if last is None:
             waited = now_s - (self.active_since_s or now_s)
             level = ERROR if waited > self.settings.safety.stale_image_s else WARN
-            self.events.note('inputs', 'no_frames', level, 'no camera frames received'
-                             + (' (static and gripper)' if self.sync.use_gripper else ''),
-                             now_s)
+            missing = self.sync.missing()
+            self.events.note('inputs', 'no_frames', level, 'no frames from the '
+                             + ' and '.join(missing) + ' camera'
+                             + (f' (of {len(self.sync.cameras)})' if self.sync.use_gripper
+                                else ''), now_s)
             return IDLE
         if stale:
-            self.events.note('inputs', 'stale', WARN,
-                             f'camera stale: last frame {now_s - last:.2f} s ago '
-                             f'(> safety.stale_image_s {self.watchdog.stale_after_s:g} s)', now_s)
-            if hold_now:
-                return TickOutput('hold', 'camera stale', hold_command('camera stale'),
-                                  publish_commands=not self.settings.dry_run)
-            return IDLE
+            return self._stale(now_s, last, hold_now)
+        self.events.clear('control', 'holding')
         observation = self.sync.take()
         if observation is None:
             if self.sync.use_gripper and self.sync.has_new():
                 self.events.note('inputs', 'sync', WARN, 'no static/gripper pair within '
                                  f'sync.slop_s {self.sync.slop_s:g} s', now_s)
             return IDLE
-        return self._infer(observation, now_s)
+        observation = self._decoded(observation, now_s)
+        return self._infer(observation, now_s) if observation is not None else IDLE
+
+    def _stale(self, now_s: float, last: float, hold_now: bool) -> TickOutput:
+        """Frames stopped (stale) or keep coming with one stamp (frozen): one hold, a WARN."""
+        after = self.watchdog.stale_after_s
+        frozen = self.sync.frozen(now_s, after)
+        if frozen:
+            reason = 'frozen_camera'
+            self.events.note('inputs', 'stale', WARN, ' and '.join(frozen) + ' camera frozen: '
+                             f'frames arrive but the stamp has not advanced for '
+                             f'{now_s - last:.2f} s (> safety.stale_image_s {after:g} s)', now_s)
+        else:
+            reason = 'stale_camera'
+            self.events.note('inputs', 'stale', WARN,
+                             f'camera stale: last new frame {now_s - last:.2f} s ago '
+                             f'(> safety.stale_image_s {after:g} s)', now_s)
+        self.events.note('control', 'holding', WARN, f'holding ({reason}): no new observation '
+                         f'for {now_s - last:.2f} s', now_s)
+        return self._hold(reason) if hold_now else IDLE
+
+    def _decoded(self, observation: Observation, now_s: float) -> Optional[Observation]:
+        """Decode the taken frames (only these are ever decoded); None if one is rejected."""
+        if self.decode is None:
+            return observation
+        frames = []
+        for camera, frame in (('static', observation.static), ('gripper', observation.gripper)):
+            if frame is None or isinstance(frame.image, np.ndarray):
+                frames.append(frame)
+                continue
+            try:
+                frames.append(frame.decoded(self.decode(frame.image)))
+            except ValueError as exc:
+                self.reject_frame(camera, str(exc), now_s)
+                return None
+        return Observation(frames[0], frames[1])
 
     def _infer(self, observation: Any, now_s: float) -> TickOutput:
         gripper = observation.gripper.image if observation.gripper is not None else None
@@ -205,7 +247,7 @@ class ControlCore:
         except Exception as exc:   # the model failing must not take the node down
             self.counts['engine_errors'] += 1
             self.events.note('control', 'engine', ERROR, f'inference failed: {exc!r}', now_s)
-            return self._hold_once('inference failed')
+            return self._hold_once('inference_failed')
         settings = self.settings
         if record.memory_action == 'oom_shed':
             self.counts['out_of_memory'] += 1
@@ -225,9 +267,10 @@ class ControlCore:
         self.counts['steps'] += 1
         kind = 'hold' if command.hold else 'act'
         self.counts['actions'] += kind == 'act'
-        return TickOutput(kind, command.reasons[0] if command.hold else '', command, record,
+        return TickOutput(kind, command.hold_reason, command, record,
                           observation.static.stamp_s, self.gripper_latch.update(command),
-                          publish_commands=not settings.dry_run)
+                          publish_commands=not settings.dry_run,
+                          stamp=observation.static.stamp)
 
     def _note_timing(self, record: Any, settings: NodeSettings, now_s: float) -> None:
         self.latency.add(record.latency_ms)

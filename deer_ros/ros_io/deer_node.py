@@ -6,49 +6,48 @@ Transitions (what each guarantees):
 - configure: loads the model, tokenizer and thresholds and creates the camera subscriptions; on
   any failure logs the reason, reports it on /diagnostics (ERROR) and stays unconfigured.
 - activate: starts the control-rate timer; actions flow from the next fresh observation.
-- deactivate: stops the timer, waits for a running inference, publishes one hold.
+- deactivate: stops the timer, waits for a running inference, publishes one hold; no motion
+  command is published after that hold (command_output.CommandGate orders every publish).
 - cleanup: drops the subscriptions and the model and frees cached GPU memory.
 - shutdown (also on SIGINT / SIGTERM): publishes a final hold when active, then exits.
+- `~/hold` (std_srvs/SetBool) and `hold` (std_msgs/Bool): true latches a hold (published at
+  once, then every period) until false; lifecycle transitions do not clear it.
 
 The node only wires ROS to the pure pieces (settings, image_codec, control_core, messages).
 """
-import signal
 import sys
-import threading
 import time
 from typing import Any, Callable, List, Optional
 
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import String
-from std_srvs.srv import Trigger
+from std_msgs.msg import Bool, String
+from std_srvs.srv import SetBool, Trigger
 
 from deer_ros.ros_io import messages
-from deer_ros.ros_io.action_mapping import hold_command
 from deer_ros.ros_io.camera_sync import Frame
-from deer_ros.ros_io.control_core import ControlCore, TickOutput
+from deer_ros.ros_io.command_output import COMMAND_QOS, CommandOutput  # noqa: F401 (API)
+from deer_ros.ros_io.control_core import ControlCore
 from deer_ros.ros_io.diagnostics import ERROR, WARN, EventBook, LatencyWindow
-from deer_ros.ros_io.image_codec import ImageDecoder
+from deer_ros.ros_io.image_codec import ImageDecoder, decode_raw_check
 from deer_ros.ros_io.instruction import SeenMessages, instruction_reason, message_key, shorten
+from deer_ros.ros_io.node_runtime import run_node
 from deer_ros.ros_io.node_status import diagnostic_reports
 from deer_ros.ros_io.params import check_changes, declare_all
 from deer_ros.ros_io.robot_state_input import attach_robot_state
 from deer_ros.ros_io.settings import NodeSettings, model_reason, validate
 
 NODE_NAME = 'deer_node'
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 INSTRUCTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
 INSTRUCTION_VOLATILE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                       durability=DurabilityPolicy.VOLATILE)
 TELEMETRY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+HOLD_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)   # accepts latched too
 Loader = Callable[[NodeSettings], Any]
 
 
@@ -85,7 +84,7 @@ class DeerNode(LifecycleNode):
         self._input_group = MutuallyExclusiveCallbackGroup()
         self._control_group = MutuallyExclusiveCallbackGroup()
         self._status_group = MutuallyExclusiveCallbackGroup()
-        self._publish_lock = threading.Lock()
+        self._stop_group = MutuallyExclusiveCallbackGroup()
         self._create_interfaces()
         if self.settings.autostart:
             self._autostart_timer = self.create_timer(
@@ -97,22 +96,17 @@ class DeerNode(LifecycleNode):
 
     # ------------------------------------------------------------------ wiring
     def _create_interfaces(self) -> None:
-        self.pub_action = self.create_lifecycle_publisher(
-            messages.ActionCommand, 'action', COMMAND_QOS)
-        self.pub_twist = self.create_lifecycle_publisher(
-            messages.TwistStamped, 'action/twist', COMMAND_QOS)
-        self.pub_gripper = self.create_lifecycle_publisher(
-            messages.Float64, 'action/gripper', COMMAND_QOS)
-        self.pub_array = self.create_lifecycle_publisher(
-            messages.Float64MultiArray, 'action/array', COMMAND_QOS)
-        self.pub_telemetry = self.create_lifecycle_publisher(
-            messages.InferenceTelemetry, 'telemetry', TELEMETRY_QOS)
+        self.output = CommandOutput(self)   # action, action/twist, action/gripper, ...
         self.pub_diagnostics = self.create_publisher(
             messages.DiagnosticArray, '/diagnostics', 10)
         for qos in (INSTRUCTION_QOS, INSTRUCTION_VOLATILE_QOS):   # latched and plain publishers
             self.create_subscription(String, 'instruction', self._on_instruction, qos,
                                      callback_group=self._input_group)
         self.create_service(Trigger, '~/reset', self._on_reset, callback_group=self._input_group)
+        self.create_service(SetBool, '~/hold', self._on_hold_service,
+                            callback_group=self._stop_group)
+        self.create_subscription(Bool, 'hold', lambda msg: self.set_stop(bool(msg.data)),
+                                 HOLD_QOS, callback_group=self._stop_group)
         self.create_timer(1.0, self._publish_diagnostics, callback_group=self._status_group)
 
     def _create_camera_subscriptions(self) -> None:
@@ -132,18 +126,24 @@ class DeerNode(LifecycleNode):
 
     # ------------------------------------------------------------------ inputs
     def _on_image(self, camera: str, msg: Any) -> None:
+        """Store the raw message only (newest wins): the control tick decodes what it uses."""
         now = self.monotonic()
-        if self.core is None:
+        core = self.core
+        if core is None:
             return
         try:
-            image = self.decoder.decode(msg)
+            if hasattr(msg, 'encoding'):
+                decode_raw_check(msg)     # cheap header checks; pixels untouched
         except ValueError as exc:
-            self.core.reject_frame(camera, str(exc), now)
+            core.reject_frame(camera, str(exc), now)
             self.get_logger().warning(f'{camera} camera frame rejected: {exc}',
                                       throttle_duration_sec=5.0)
             return
-        stamp = messages.seconds_from_stamp(msg.header.stamp) or now   # zero stamp: receipt
-        self.core.add_frame(camera, Frame(image, stamp, now))
+        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        if stamp == (0, 0):   # no camera stamp: ROS time of receipt (the node clock)
+            now_msg = self.get_clock().now().to_msg()
+            stamp = (now_msg.sec, now_msg.nanosec)
+        core.add_frame(camera, Frame(msg, stamp[0] + stamp[1] * 1e-9, now, stamp))
 
     def _on_instruction(self, msg: String, info: Any) -> None:
         key = message_key(info)     # two arguments: rclpy passes its MessageInfo
@@ -164,6 +164,24 @@ class DeerNode(LifecycleNode):
         elif not text:
             self.events.note('inputs', 'instruction', WARN, 'empty instruction received',
                              self.monotonic())
+
+    def set_stop(self, engaged: bool) -> str:
+        """Engage (publish a hold now, then each period) or release the latched stop."""
+        if engaged == bool(self.output.gate.reason('stop')):
+            return 'hold already engaged' if engaged else 'hold not engaged'
+        if engaged:
+            self.output.engage('stop', 'stop')
+            self.get_logger().warning('stop: hold engaged (~/hold or hold topic)')
+            return 'hold engaged: no motion until released'
+        self.output.gate.release('stop')
+        self.get_logger().info('stop released: acting on the next fresh observation')
+        return 'hold released'
+
+    def _on_hold_service(self, request: SetBool.Request, response: SetBool.Response
+                         ) -> SetBool.Response:
+        response.message = self.set_stop(bool(request.data))
+        response.success = True
+        return response
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response
                   ) -> Trigger.Response:
@@ -218,7 +236,8 @@ class DeerNode(LifecycleNode):
         self.model_error = ''
         self.events.clear('model', 'load')
         engine = attach_robot_state(self, self.loaded.engine, self._input_group)
-        self.core = ControlCore(engine, self.settings, self.events, self.latency)
+        self.core = ControlCore(engine, self.settings, self.events, self.latency,
+                                decode=self.decoder.decode)
         self.core.default_thresholds = list(getattr(
             getattr(self.loaded.engine, 'config', None), 'thresholds', []))
         if self.instruction:
@@ -235,6 +254,8 @@ class DeerNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start the control-rate timer."""
         self.core.activate(self.monotonic())
+        self.output.active = True
+        self.output.gate.release('lifecycle')
         self._control_timer = self.create_timer(
             self.settings.control_period_s, self._on_control_tick,
             callback_group=self._control_group)
@@ -243,8 +264,8 @@ class DeerNode(LifecycleNode):
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Stop acting and publish a hold."""
-        self._stop_acting('deactivated')
+        """Stop acting: wait for a running inference, then one hold; no motion after it."""
+        self._stop_acting('deactivate')
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -265,45 +286,51 @@ class DeerNode(LifecycleNode):
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
+    def hold_for_shutdown(self) -> None:
+        """SIGINT/SIGTERM: the final hold at once, before waiting for a running inference."""
+        if self._control_timer is not None:
+            self.output.engage('lifecycle', 'shutdown')
+
+    def wait_for_acks(self, timeout_s: float = 1.0) -> bool:
+        """Before exit: wait until the command subscribers acknowledged the final hold."""
+        return self.output.wait_for_acks(timeout_s)
+
     def _stop_acting(self, reason: str) -> None:
         if self._control_timer is not None:
             self.destroy_timer(self._control_timer)
             self._control_timer = None
         if self.core is not None:
-            self.core.deactivate()
-        self.publish_hold(reason)
+            self.core.deactivate()        # waits for a running tick
+        if self.output.gate.reason('lifecycle') != reason:
+            self.output.engage('lifecycle', reason)
+        self.output.active = False
         self.get_logger().info(f'{reason}: published a hold, not acting')
 
     def _release(self) -> None:
         for sub in self._camera_subs:
             self.destroy_subscription(sub)
         self._camera_subs = []
-        self.core = None
+        core, self.core = self.core, None   # a tick in flight keeps its own reference
+        if core is not None:
+            core.deactivate()                # and is waited for before the model goes
         if self.loaded is not None:
             self.loaded.close()
         self.loaded = None
 
     # ------------------------------------------------------------------ outputs
-    def publish_hold(self, reason: str) -> None:
-        """Publish a zero-motion command on every command output (also in dry_run)."""
-        command = hold_command(reason)
-        now = self.get_clock().now().to_msg()
-        with self._publish_lock:
-            self._publish_command(command, now, None)
-
     def _on_control_tick(self) -> None:
-        if self.core is None:
+        core, output = self.core, self.output   # _release may clear self.core meanwhile
+        if core is None:
             return
-        out = self.core.tick(self.monotonic())
-        if out.kind == 'idle':
+        if output.repeat_hold('stop'):          # latched stop: a hold each period, no inference
+            self.events.note('control', 'stop', WARN, 'hold engaged by the stop input '
+                             '(~/hold or hold topic): not acting', self.monotonic())
             return
-        now = self.get_clock().now().to_msg()
-        with self._publish_lock:
-            if out.record is not None:
-                self._publish_telemetry(out)
-            if out.publish_commands:
-                stamp = messages.stamp_from_seconds(out.stamp_s) if out.stamp_s else now
-                self._publish_command(out.command, stamp, out.record, out.gripper)
+        ticket = output.gate.ticket()            # before computing: a hold since voids it
+        out = core.tick(self.monotonic())
+        if out.kind == 'idle' or not output.publish_tick(ticket, out, core, self.loaded,
+                                                         self.settings):
+            return
         if out.kind == 'hold':
             self.get_logger().info(f'hold: {out.reason}', throttle_duration_sec=2.0)
         elif out.record.latency_ms > 1000.0 * self.settings.control_period_s:
@@ -311,80 +338,17 @@ class DeerNode(LifecycleNode):
                 f'latency {out.record.latency_ms:.1f} ms exceeds the control period '
                 f'{1000.0 * self.settings.control_period_s:.1f} ms', throttle_duration_sec=5.0)
 
-    def _publish_telemetry(self, out: TickOutput) -> None:
-        self.last_record = out.record
-        stamp = messages.stamp_from_seconds(out.stamp_s) if out.stamp_s else \
-            self.get_clock().now().to_msg()
-        self.pub_telemetry.publish(messages.telemetry(
-            out.record, stamp, self.settings, self.loaded.num_exits if self.loaded else 0,
-            self.loaded.total_layers if self.loaded else 0, self.core.sync.dropped))
-
-    def _publish_command(self, command: Any, stamp: Any, record: Any,
-                         gripper: Optional[float] = None) -> None:
-        settings = self.settings
-        self.pub_action.publish(messages.action_command(command, stamp, settings.action.frame_id,
-                                                        record))
-        if settings.publish.twist:
-            self.pub_twist.publish(messages.twist(command, settings,
-                                                  self.get_clock().now().to_msg()))
-        if settings.publish.gripper and gripper is not None:
-            self.pub_gripper.publish(messages.gripper(gripper))
-        if settings.publish.array:
-            self.pub_array.publish(messages.action_array(command))
-
     def _publish_diagnostics(self) -> None:
         reports = diagnostic_reports(self, self.monotonic())
         self.pub_diagnostics.publish(messages.diagnostic_array(
             reports, self.get_clock().now().to_msg()))
 
 
-def main(args: Optional[List[str]] = None) -> int:
-    """Run deer_node until SIGINT / SIGTERM, then publish a final hold and shut down."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    node = None
-    executor = MultiThreadedExecutor(num_threads=4)
-    try:
-        try:
-            node = DeerNode()
-        except Exception as exc:   # e.g. a params-file value out of range: say which, exit 1
-            print(f'deer_node: cannot start: {exc}', file=sys.stderr)
-            return 1
-        executor.add_node(node)
-        spinner = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
-        spinner.start()
-        while not stop.wait(0.2):
-            pass
-        node.get_logger().info('signal received: final hold, shutting down')
-        try:
-            node.trigger_shutdown()
-        except Exception as exc:   # already finalized / in a transition
-            node.get_logger().warning(f'shutdown transition: {exc}')
-    except ExternalShutdownException:
-        pass
-    finally:
-        stop.set()
-        executor.shutdown(timeout_sec=5.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
-
-
-def _spin(executor: MultiThreadedExecutor, stop: threading.Event) -> None:
-    try:
-        executor.spin()
-    except ExternalShutdownException:
-        pass
-    finally:
-        stop.set()
+def main(args: Optional[List[str]] = None, loader: Optional[Loader] = None) -> int:
+    """Run deer_node until SIGINT / SIGTERM, then publish a final hold and shut down (exit 0)."""
+    def deer_node() -> DeerNode:
+        return DeerNode(loader=loader)
+    return run_node(deer_node, args)
 
 
 if __name__ == '__main__':

@@ -84,6 +84,45 @@ class LatencyWindow:
                 'max_ms': float(values.max()), 'samples': int(values.size)}
 
 
+class RateWindow:
+    """Events per second over the last window_s (the control loop's achieved tick rate)."""
+
+    def __init__(self, window_s: float = 3.0):
+        self.window_s = window_s
+        self._times: Deque[float] = deque()
+        self._since: Optional[float] = None
+        self._lock = threading.Lock()
+
+    def add(self, now_s: float) -> None:
+        """Record one event (a control tick) at now_s."""
+        with self._lock:
+            if self._since is None:
+                self._since = now_s
+            self._times.append(now_s)
+            while self._times and self._times[0] <= now_s - self.window_s:
+                self._times.popleft()
+
+    def rate(self, now_s: float) -> Optional[float]:
+        """Events/s over the last window_s; None until a full window has been observed.
+
+        Measured between the first and last event of the window (no boundary jitter), or as
+        count / window when the events stopped for half a window.
+        """
+        with self._lock:
+            if self._since is None or now_s - self._since < self.window_s:
+                return None
+            times = [t for t in self._times if t > now_s - self.window_s]
+        if len(times) < 3 or now_s - times[-1] > self.window_s / 2:
+            return len(times) / self.window_s
+        return (len(times) - 1) / (times[-1] - times[0])
+
+    def reset(self) -> None:
+        """Forget everything (deactivate)."""
+        with self._lock:
+            self._times.clear()
+            self._since = None
+
+
 @dataclass(frozen=True)
 class StatusReport:
     """One diagnostic_msgs/DiagnosticStatus, as plain data."""

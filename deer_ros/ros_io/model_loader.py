@@ -5,6 +5,7 @@ import without the ML stack. Every failure is an exception whose message tells t
 fix (missing checkpoint, unknown preset, bad calibration).
 """
 import gc
+import os
 import pathlib
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
@@ -89,14 +90,24 @@ def resolve_thresholds(settings: NodeSettings, num_exits: int, model: Any,
     return [UNCALIBRATED_THRESHOLD] * max(0, num_exits - 1)
 
 
+def intra_op_threads(requested: int, cores: int) -> int:
+    """Torch intra-op threads: `requested`, or for 0 half the cores (1 to 4).
+
+    Never all the cores: the executor, DDS and camera threads need one, and an OpenMP thread
+    that loses its core stalls every barrier. Measured on this 2-core machine (tiny preset,
+    640x480 pair, step in a worker thread): 2 threads gave median 133 ms, p99 2480 ms;
+    1 thread median 13 ms, p99 29 ms.
+    """
+    return requested if requested > 0 else max(1, min(4, cores // 2))
+
+
 def build_rollout(settings: NodeSettings) -> Any:
     """The SegmentModel: ModelRollout from the checkpoint, or the preset's random weights."""
     m = settings.model
     device = None if m.device == 'auto' else m.device
     transform = None if m.transform == 'checkpoint' else m.transform
-    if m.cpu_threads > 0:
-        import torch
-        torch.set_num_threads(m.cpu_threads)
+    import torch
+    torch.set_num_threads(intra_op_threads(m.cpu_threads, len(os.sched_getaffinity(0))))
     if m.checkpoint:
         path = pathlib.Path(m.checkpoint).expanduser()
         if not path.exists():

@@ -6,6 +6,7 @@ from deer_ros.ros_io.diagnostics import ERROR, WARN, DiagnosticInputs, StatusRep
 from deer_ros.ros_io.instruction import shorten
 
 MEMORY_PRESSURE = 0.95   # WARN when GPU memory used exceeds this fraction of the budget
+RATE_TOLERANCE = 0.95    # WARN when the control loop ticks slower than this x control_rate_hz
 
 
 def diagnostic_reports(node: Any, now_s: float) -> List[StatusReport]:
@@ -48,6 +49,8 @@ def diagnostic_reports(node: Any, now_s: float) -> List[StatusReport]:
                          if active else 'inactive: call activate')
         _inputs(inputs.values['inputs'], core, node, now_s)
         _control(inputs.values['control'], core, node)
+        _rate(inputs.values['control'], core, node, now_s)
+    _stop(inputs.values['control'], node, now_s)
     return build_reports(node.get_name(), f'deer_node/{settings.model.preset}', events,
                          inputs, now_s, window_s=2.0, ok_messages=ok)
 
@@ -99,3 +102,26 @@ def _budget(values: dict, record: Any, events: Any, now_s: float) -> None:
                     f'{record.budget_avg_gflops:.5g} GMAC'
                     + (f' ({100 * record.budget_avg_fraction:.1f}%)'
                        if record.budget_avg_fraction > 0 else ''), now_s)
+
+
+def _rate(values: dict, core: Any, node: Any, now_s: float) -> None:
+    """WARN, with the numbers, when the control loop does not hold its rate."""
+    rate = core.ticks.rate(now_s)
+    setting = node.settings.control_rate_hz
+    if rate is None or node.output.gate.reason('stop'):
+        return
+    values['achieved_rate_hz'] = rate
+    if rate < RATE_TOLERANCE * setting:
+        stats = core.latency.summary()
+        node.events.note('control', 'rate', WARN,
+                         f'control rate not held: {rate:.2f} Hz of control_rate_hz {setting:g} '
+                         f'(latency p50 {stats["p50_ms"]:.0f} ms, p95 {stats["p95_ms"]:.0f} ms, '
+                         f'period {1000.0 / setting:.0f} ms)', now_s)
+
+
+def _stop(values: dict, node: Any, now_s: float) -> None:
+    reason = node.output.gate.reason('stop')
+    values['stop_engaged'] = bool(reason)
+    if reason:
+        node.events.note('control', 'stop', WARN, 'hold engaged by the stop input (~/hold or '
+                         'hold topic): not acting until released', now_s)

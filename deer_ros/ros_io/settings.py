@@ -54,8 +54,9 @@ class ModelSettings:
             'empty = calibration.yaml next to model.checkpoint when present')
     device: str = setting('auto', 'Torch device: auto (cuda when available), cpu, cuda, cuda:N')
     cpu_threads: int = setting(
-        0, 'Torch CPU threads (torch.set_num_threads); 0 = torch default. On a small CPU shared '
-           'with other processes 1 is often several times faster', min=0, max=256)
+        0, 'Torch CPU threads (torch.set_num_threads); 0 = auto: half the cores, 1 to 4 (all '
+           'cores oversubscribe: OpenMP stalls gave seconds-long frames on 2 cores)',
+        min=0, max=256)
     precision: str = setting(
         'fp32', 'Autocast dtype of the model: fp32, fp16, bf16, or amp (fp16 on CUDA, fp32 on '
                 'CPU). fp16/bf16 halve activation traffic on a GPU; on a CPU they are slower',

@@ -45,3 +45,23 @@ def test_analytic_costs_of_deer_3b_match_the_reference_table():
 def test_markdown_table_shape():
     text = table(['a', 'b'], [[1, 0.5], ['x', None]])
     assert text.splitlines()[1] == '|---|---|' and '–' in text
+
+
+def test_summary_has_the_tail():
+    s = summarize(list(range(1, 101)))
+    assert s.p99_ms == pytest.approx(99.01) and s.max_ms == 100.0
+
+
+def test_node_bench_fails_a_tail_behind_a_good_median():
+    from deer_ros.bench.node import tail_verdicts
+    steady = {'model_ms': {'median_ms': 5.0, 'p99_ms': 9.0},
+              'arrival_to_publish_ms': {'median_ms': 12.0, 'p99_ms': 30.0}}
+    assert all(tail_verdicts(steady).values())
+    spiky = dict(steady, model_ms={'median_ms': 5.0, 'p99_ms': 2500.0})
+    assert tail_verdicts(spiky) == {'model_ms_tail': False, 'arrival_to_publish_ms_tail': True}
+
+
+def test_auto_cpu_threads_leave_a_core_for_the_executor():
+    from deer_ros.ros_io.model_loader import intra_op_threads
+    assert [intra_op_threads(0, cores) for cores in (1, 2, 4, 16)] == [1, 1, 2, 4]
+    assert intra_op_threads(3, 2) == 3

@@ -9,7 +9,6 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.srv import SetParameters
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 from std_msgs.msg import Float64
 
@@ -17,15 +16,26 @@ from deer_ros.msg import ActionCommand, InferenceTelemetry
 from deer_ros.policies.example import ExampleModel
 from deer_ros.ros_io.deer_node import COMMAND_QOS
 from deer_ros.ros_io.model_loader import engine_for
+from deer_ros.ros_io.node_runtime import ExecutorThread, JoiningExecutor
 
 
 class BoundedExampleModel(ExampleModel):
-    """ExampleModel whose call logs stay bounded (soak tests) and that can emit NaN."""
+    """ExampleModel whose call logs stay bounded (soak tests), that can emit NaN and that can
+    take real time per frame (step_delay_s, sleeping as a GPU-bound inference would)."""
 
-    def __init__(self, **kwargs: Any):
+    def __init__(self, step_delay_s: float = 0.0, **kwargs: Any):
         super().__init__(**kwargs)
         self.calls = deque(maxlen=64)
         self.poison = False
+        self.step_delay_s = step_delay_s
+        self.stepping = threading.Event()     # set while a frame is being inferred
+
+    def encode(self, static: Any, gripper: Any = None) -> Any:
+        if self.step_delay_s:
+            self.stepping.set()
+            time.sleep(self.step_delay_s)
+            self.stepping.clear()
+        return super().encode(static, gripper)
 
     def commit(self, candidate: Any) -> None:
         self.commits = self.commits[-16:]
@@ -77,20 +87,12 @@ class NodeRunner:
 
     def __init__(self, node: Any):
         self.node = node
-        self.executor = MultiThreadedExecutor(num_threads=4, context=node.context)
+        self.executor = JoiningExecutor(num_threads=4, context=node.context)
         self.executor.add_node(node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:   # context shut down under us at teardown
-            pass
+        self.spinner = ExecutorThread(self.executor).start()
 
     def close(self) -> None:
-        self.executor.shutdown(timeout_sec=5.0)
-        self._thread.join(timeout=5.0)
+        self.spinner.stop(timeout_s=10.0)   # spin thread, then workers: no callback after
         self.node.destroy_node()
 
 
@@ -125,6 +127,26 @@ def operator(graph: Any, text: str, namespace: str = '') -> Any:
     pub = node.create_publisher(String, 'instruction', INSTRUCTION_QOS)
     pub.publish(String(data=text))
     return pub
+
+
+def wait_for_diagnostic(graph: Any, out: Dict[str, Any], category: str, text: str,
+                        timeout_s: float = 5.0) -> Any:
+    """The latest deer_node `category` status whose message contains text (spins for it)."""
+    def found() -> List[Any]:
+        return [s for s in diagnostics_of(out['diagnostics'], f'deer_node: {category}')
+                if text in s.message]
+    graph.spin_until(found, timeout_s, f'{category} diagnostic containing {text!r}')
+    return found()[-1]
+
+
+def scene(graph: Any, deer: Any, params: Dict[str, Any], **model_kwargs: Any) -> Any:
+    """A started deer_node, its outputs, a matched camera and an instruction: (out, camera)."""
+    deer(params, **model_kwargs)
+    out = outputs(graph)
+    camera = CameraPlayer(graph)
+    operator(graph, 'open the drawer')
+    graph.wait_for_subscribers(camera.static)
+    return out, camera
 
 
 def diagnostics_of(arrays: List[Any], name_part: str) -> List[Any]:

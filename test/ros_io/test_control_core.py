@@ -72,7 +72,7 @@ def test_stale_camera_holds_once_then_nothing_until_frames_return():
     core.add_frame('static', frame(1.0))
     assert core.tick(1.0).kind == 'act'
     out = core.tick(1.6)
-    assert out.kind == 'hold' and out.reason == 'camera stale'
+    assert out.kind == 'hold' and out.reason == 'stale_camera'
     assert core.tick(1.7).kind == 'idle'
     assert any('camera stale' in m for m in messages(core, 1.7))
     core.add_frame('static', frame(1.8))

@@ -46,8 +46,8 @@ def test_referenced_files_exist():
 
 def test_remapped_names_are_the_nodes_topics():
     import re
-    from deer_ros.ros_io import deer_node
-    source = pathlib.Path(deer_node.__file__).read_text()
+    from deer_ros.ros_io import command_output, deer_node
+    source = ''.join(pathlib.Path(m.__file__).read_text() for m in (deer_node, command_output))
     remapped = re.findall(r"\('([a-z_/]+)', (?:static|gripper|arg)", LAUNCH.read_text())
     for name in remapped:
         base = name.replace('/compressed', '')

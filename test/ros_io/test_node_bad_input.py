@@ -5,8 +5,8 @@ import time
 import pytest
 from std_msgs.msg import String
 
-from ros_io_helpers import (CameraPlayer, diagnostics_of, image_msg, operator, outputs, rgb,
-                            stream)
+from ros_io_helpers import (CameraPlayer, image_msg, operator, outputs, rgb, stream,
+                            wait_for_diagnostic)
 
 pytestmark = pytest.mark.ros
 
@@ -15,14 +15,6 @@ def finite(action):
     return all(math.isfinite(v) for v in (action.translation.x, action.translation.y,
                                           action.translation.z, action.rotation.x,
                                           action.rotation.y, action.rotation.z, action.gripper))
-
-
-def wait_for_diagnostic(graph, out, category, text, timeout_s=5.0):
-    def found():
-        return [s for s in diagnostics_of(out['diagnostics'], f'deer_node: {category}')
-                if text in s.message]
-    graph.spin_until(found, timeout_s, f'{category} diagnostic containing {text!r}')
-    return found()[-1]
 
 
 def acts_again(graph, camera, out, timeout_s=10.0):
@@ -90,7 +82,7 @@ def test_no_instruction_and_no_frames_are_diagnosed(ros_graph, deer):
     out = outputs(ros_graph)
     wait_for_diagnostic(ros_graph, out, 'inputs', 'no instruction')
     operator(ros_graph, 'open the drawer')
-    status = wait_for_diagnostic(ros_graph, out, 'inputs', 'no camera frames')
+    status = wait_for_diagnostic(ros_graph, out, 'inputs', 'no frames from the static camera')
     assert status.level == b'\x02'
     assert out['action'] == []
 

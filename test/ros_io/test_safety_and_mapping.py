@@ -75,7 +75,7 @@ def test_gripper_latch_sends_only_changes_and_ignores_holds():
     close = map_action(np.array([0, 0, 0, 0, 0, 0, -1.0]), s)
     assert latch.update(open_) == 1.0
     assert latch.update(open_) is None
-    assert latch.update(hold_command('x')) is None
+    assert latch.update(hold_command('stop', gripper=1.0)) is None
     assert latch.update(close) == -1.0
 
 

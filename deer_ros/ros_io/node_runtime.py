@@ -1,0 +1,117 @@
+"""Spin a node on an executor thread and shut it down in an order that cannot abort.
+
+Why this order: rclpy's executor.shutdown() called while another thread is inside spin() races
+the wait set (a callback then meets "cannot use Destroyable because destruction was requested"),
+and a daemon spin thread still inside rcl when the interpreter exits aborts the process
+("terminate called without an active exception"). So the spin thread spins in short slices,
+is told to stop and joined first; then the executor's worker threads are joined (a running
+inference finishes); only then is the node shut down and destroyed and rclpy shut down. No
+callback can run after destroy, and no thread is left inside rcl at exit.
+
+rclpy's MultiThreadedExecutor.shutdown() (Kilted) destroys its guard condition *before* joining
+its worker threads; a callback finishing meanwhile triggers the destroyed guard and its task
+dies with "cannot use Destroyable because destruction was requested" (printed later as "exception
+was never retrieved"). JoiningExecutor joins the workers first.
+"""
+import signal
+import sys
+import threading
+from typing import Any, Callable, List, Optional
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, \
+    ShutdownException
+from rclpy.signals import SignalHandlerOptions
+
+SPIN_SLICE_S = 0.05
+
+
+class JoiningExecutor(MultiThreadedExecutor):
+    """MultiThreadedExecutor whose shutdown joins the worker threads before destroying."""
+
+    def shutdown(self, timeout_sec: Optional[float] = None, *,
+                 wait_for_threads: bool = True) -> bool:
+        """Join the workers (running callbacks finish), then shut down as rclpy does."""
+        pool = getattr(self, '_executor', None)   # rclpy's ThreadPoolExecutor (private)
+        if pool is not None and wait_for_threads:
+            pool.shutdown(wait=True)
+        return super().shutdown(timeout_sec, wait_for_threads=wait_for_threads)
+
+
+class ExecutorThread:
+    """Spin an executor on a (non-daemon) thread until stop(), which joins everything."""
+
+    def __init__(self, executor: Any, name: str = 'executor'):
+        self.executor = executor
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name)
+        self.errors: List[BaseException] = []
+
+    def start(self) -> 'ExecutorThread':
+        """Start spinning."""
+        self._thread.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        """Whether the spin thread still runs (False once the context is shut down)."""
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and self.executor.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=SPIN_SLICE_S)
+            except (ExternalShutdownException, ShutdownException):
+                break
+            except Exception as exc:   # a callback raised: keep serving the others
+                self.errors.append(exc)
+                print(f'executor: callback raised {exc!r}', file=sys.stderr)
+
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """Stop spinning, join the spin thread, then the workers; True when all joined."""
+        self._stop.set()
+        if self._thread is not threading.current_thread() and self._thread.ident is not None:
+            self._thread.join(timeout_s)
+        joined = not self._thread.is_alive()
+        self.executor.shutdown(timeout_sec=timeout_s)   # joins the worker threads
+        return joined
+
+
+def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None,
+             num_threads: int = 4) -> int:
+    """Init rclpy, build the node, spin until SIGINT/SIGTERM; final hold; exit status."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            node = factory()
+        except Exception as exc:   # e.g. a params-file value out of range: say which, exit 1
+            print(f'{getattr(factory, "__name__", "node")}: cannot start: {exc}',
+                  file=sys.stderr)
+            return 1
+        executor = JoiningExecutor(num_threads=num_threads)
+        executor.add_node(node)
+        spinner = ExecutorThread(executor).start()
+        while not stop.wait(0.1) and spinner.alive:
+            pass
+        node.get_logger().info('signal received: final hold, shutting down')
+        node.hold_for_shutdown()          # the hold first: a tick in flight cannot move after it
+        if not spinner.stop():
+            node.get_logger().error('executor did not stop within 30 s')
+        try:
+            node.trigger_shutdown()       # nothing else runs now: release in peace
+        except Exception as exc:   # already finalized / in a transition
+            node.get_logger().warning(f'shutdown transition: {exc}')
+        if not node.wait_for_acks():      # the final hold must reach the robot before exit
+            node.get_logger().warning('final hold not acknowledged by every subscriber in 1 s')
+        node.destroy_node()
+        return 0
+    finally:
+        rclpy.try_shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
