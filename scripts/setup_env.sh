@@ -31,7 +31,15 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY=$VENV/bin/python
 PIP="$PY -m pip install -q --disable-pip-version-check"
+# requirements/constraints.txt pins every version CI tested; DEER_ROS_UNPINNED=1 installs the
+# newest allowed instead (only to upgrade the pins: see README.md).
+if [ "${DEER_ROS_UNPINNED:-0}" = 1 ]; then
+  log "DEER_ROS_UNPINNED=1: installing without requirements/constraints.txt"
+else
+  PIP="$PIP -c requirements/constraints.txt"
+fi
 req=$(stamp_of requirements/*.txt scripts/setup_env.sh)
+[ "${DEER_ROS_UNPINNED:-0}" = 1 ] && req="$req-unpinned"
 if ! fresh requirements "$req"; then
   log "installing torch (CUDA build; runs on CPU too), ~2 min on first run"
   $PIP torch==2.15.0

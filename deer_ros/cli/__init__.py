@@ -6,9 +6,16 @@ subcommand. Heavy imports (torch, rclpy) belong inside run() so `deer-ros --help
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 from types import ModuleType
 from typing import List, Optional
+
+
+# argparse (< 3.13) reads only -1 / -.5 as negative numbers, so `--thresholds -1e8` (DeeR's
+# never-exit threshold) is taken for an option; 3.13 accepts anything starting '-digit' or
+# '-.digit', as here. No option of ours starts with a digit.
+NEGATIVE_NUMBER = re.compile(r'^-\.?\d')
 
 
 def _commands() -> List[ModuleType]:
@@ -39,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         doc = (module.__doc__ or module.HELP).strip()
         cmd = sub.add_parser(module.COMMAND, help=module.HELP, description=doc,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        cmd._negative_number_matcher = NEGATIVE_NUMBER
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser

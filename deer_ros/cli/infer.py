@@ -9,12 +9,17 @@ Examples:
   deer-ros infer --preset tiny --seed 0 --static a.png b.png --instruction "open the drawer"
   deer-ros infer --checkpoint ckpt/ --static s*.png --gripper g*.png --exit-policy deer
       --thresholds 0.02 0.003 0.007 0.009 0.005 1e5
-  deer-ros infer --checkpoint deer.pth --tokenizer mpt-1b/ --clip clip.bin --mpt mpt-1b/ ...
+  deer-ros infer --checkpoint deer.pth --tokenizer mpt-1b/ --clip clip.bin --mpt mpt-1b/
+      --openflamingo of3b.pt --static s*.png --gripper g*.png --exit-policy deer
+      --thresholds -1e8 0.003 0.007 0.009 0.005 1e5
+(an official .pth needs no --preset: its architecture is read from the files.)
 """
 import argparse
 import json
 import pathlib
 from typing import Any, Dict, List, Optional
+
+from deer_ros.cli.convert import add_official_arguments, official_kwargs
 
 COMMAND = 'infer'
 HELP = 'run image frames through the model (no ROS) and print one JSON line per frame'
@@ -24,19 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Model source, inputs and exit policy."""
     src = parser.add_argument_group('model')
     src.add_argument('--checkpoint', help='our checkpoint directory or an official DeeR .pth')
-    src.add_argument('--preset', default='tiny',
-                     help='preset for random weights, or the architecture of an official .pth '
-                          '(default: %(default)s; use deer-3b / deer-9b for official files)')
     src.add_argument('--seed', type=int, default=0, help='weights seed for --preset')
     src.add_argument('--device', default=None, help='torch device (default: cuda if available)')
     src.add_argument('--precision', default='fp32', help='fp32 | amp | fp16 | bf16 (autocast)')
     src.add_argument('--max-exit', type=int, default=None,
                      help='build only the layers up to this exit index (memory cap)')
-    off = parser.add_argument_group('files an official DeeR .pth needs')
-    off.add_argument('--tokenizer', help='MPT-1B (GPT-NeoX) tokenizer directory')
-    off.add_argument('--clip', help='open_clip ViT-L-14 openai state dict file')
-    off.add_argument('--openflamingo', help='OpenFlamingo-3B checkpoint.pt')
-    off.add_argument('--mpt', help='mpt-1b-redpajama-200b-dolly directory or weights file')
+    src.add_argument('--transform', choices=('pil', 'torch'), default=None,
+                     help="image resize: pil = open_clip's eval transform exactly, torch = "
+                          'faster, 1-2 levels off (default: what the checkpoint was trained '
+                          'with; official files: pil)')
+    add_official_arguments(parser)
     inp = parser.add_argument_group('inputs')
     inp.add_argument('--static', nargs='+', required=True, metavar='IMG',
                      help='static-camera images, one per frame, in order (.png/.jpg/.npy)')
@@ -60,18 +62,20 @@ def run(args: argparse.Namespace) -> int:
     if args.exit_policy == 'fixed' and args.fixed_exit is None:
         raise SystemExit('--exit-policy fixed needs --fixed-exit')
     if args.checkpoint:
-        official = {k: v for k, v in (('tokenizer_path', args.tokenizer),
-                                      ('clip_path', args.clip),
-                                      ('openflamingo_path', args.openflamingo),
-                                      ('mpt_path', args.mpt)) if v}
+        official = {}
         if not pathlib.Path(args.checkpoint).is_dir():
-            official['preset'] = args.preset
+            official = official_kwargs(args)
+        elif args.overrides or args.preset:
+            raise SystemExit('--set / --preset apply to an official .pth; a converted directory '
+                             'carries its whole config')
         rollout = rollout_from_checkpoint(args.checkpoint, device=args.device,
                                           precision=args.precision, max_exit=args.max_exit,
-                                          **official)
+                                          transform=args.transform,
+                                          **{k: v for k, v in official.items() if v})
     else:
-        rollout = rollout_from_preset(args.preset, seed=args.seed, device=args.device,
-                                      precision=args.precision, max_exit=args.max_exit)
+        rollout = rollout_from_preset(args.preset or 'tiny', seed=args.seed, device=args.device,
+                                      precision=args.precision, max_exit=args.max_exit,
+                                      transform=args.transform)
     rollout.reset(args.instruction)
     grippers = args.gripper or [None] * len(args.static)
     for index, (static, gripper) in enumerate(zip(args.static, grippers)):

@@ -108,9 +108,11 @@ def run_benchmark(request: BenchmarkRequest) -> int:
             from deer_ros.evaluation.ros_runner import evaluate_over_ros, full_gmacs_function
             results = evaluate_over_ros(request.model, configs, settings,
                                         full_gmacs_function(model), progress=bar,
-                                        work_dir=request.output_dir / 'graph')
+                                        work_dir=request.output_dir / 'graph',
+                                        calibration=calibration)
         else:
-            results = evaluate(request.model, configs, settings, model=model, progress=bar)
+            results = evaluate(request.model, configs, settings, model=model, progress=bar,
+                               calibration=calibration)
     summaries = summarise_all(results, [c.name for c in configs], len(model.exit_layers))
     checks = check_target(summaries)
     header = {

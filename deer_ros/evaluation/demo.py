@@ -1,15 +1,15 @@
 """The README's main job: the shipped model driving the MetaWorld arm closed-loop over ROS 2.
 
 sim_node and deer_node (autostart) run as subprocesses on a private ROS domain (loopback only);
-this process only watches the topics: episode_status for success, telemetry for the compute each
-action took, the static camera for a picture of the first episode. At the end both nodes get
-SIGINT (deer_node publishes its final hold) and must exit with code 0.
+this process only watches the topics: episode_status for success and the stamps of the actions
+the sim applied, telemetry (joined to those stamps) for the compute each applied action took,
+the static camera for a picture of the first episode. At the end both nodes get SIGINT
+(deer_node publishes its final hold) and must exit with code 0.
 """
 import pathlib
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -46,42 +46,13 @@ class DemoConfig:
                            preset=self.model.preset, model_seed=self.model.seed, engine=engine)
 
 
-class FullCost:
-    """GMAC of the full model per instruction, computed in a background thread (torch import)."""
-
-    def __init__(self, spec: ModelSpec) -> None:
-        self._table: Dict[str, float] = {}
-        self._model: Any = None
-        self._error: Optional[BaseException] = None
-        self._thread = threading.Thread(target=self._load, args=(spec,), daemon=True)
-        self._thread.start()
-
-    def _load(self, spec: ModelSpec) -> None:
-        try:
-            import torch
-            torch.set_num_threads(1)
-            self._model = spec.load()
-        except BaseException as exc:   # reported when the cost is asked for
-            self._error = exc
-
-    def __call__(self, instruction: str) -> float:
-        """GMAC of the full model for this instruction (NaN when the model failed to load)."""
-        self._thread.join()
-        if self._model is None:
-            return float('nan')
-        if instruction not in self._table:
-            from deer_ros.evaluation.ros_runner import full_gmacs_function
-            self._table[instruction] = full_gmacs_function(self._model)(instruction)
-        return self._table[instruction]
-
-
 @dataclass
 class EpisodeLine:
     """What the demo prints per episode."""
 
     episode: GraphEpisode
     avg_gmacs: float
-    full_gmacs: float
+    full_gmacs: float                  # full-depth cost of the same frames (telemetry)
     avg_layers: float
     total_layers: int
 
@@ -100,28 +71,30 @@ class EpisodeLine:
                 f'layers {self.avg_layers:.1f}/{self.total_layers}')
 
 
-def episode_line(ep: GraphEpisode, full_cost: Callable[[str], float]) -> EpisodeLine:
-    """Compute figures of one episode from its telemetry."""
+def episode_line(ep: GraphEpisode) -> EpisodeLine:
+    """Compute figures of one episode from the telemetry of its applied actions."""
     t = ep.telemetry
     gmacs = float(np.mean([m.gflops for m in t])) if t else float('nan')
+    full = float(np.mean([m.full_gflops for m in t])) if t else float('nan')
     layers = float(np.mean([m.layers_executed for m in t])) if t else float('nan')
     total = int(t[0].total_layers) if t else 0
-    return EpisodeLine(ep, gmacs, full_cost(ep.instruction), layers, total)
+    return EpisodeLine(ep, gmacs, full, layers, total)
 
 
 def summary_text(lines: List[EpisodeLine]) -> str:
-    """Totals over the demo's episodes (compute averaged per action)."""
+    """Totals over the demo's episodes (compute averaged per applied action)."""
     actions = [m for line in lines for m in line.episode.telemetry]
     if not actions:
         return 'no actions observed'
+    dropped = sum(max(0, line.episode.answers - len(line.episode.telemetry)) for line in lines)
     gmacs = float(np.mean([m.gflops for m in actions]))
-    weights = [len(line.episode.telemetry) for line in lines]
-    full = float(np.average([line.full_gmacs for line in lines], weights=weights))
+    full = float(np.mean([m.full_gflops for m in actions]))
     layers = float(np.mean([m.layers_executed for m in actions]))
     successes = sum(line.episode.success for line in lines)
-    return (f'{successes}/{len(lines)} episodes succeeded; {len(actions)} actions, '
-            f'{gmacs:.5f} LLM GMAC per action vs {full:.5f} for the full model: '
-            f'{full / gmacs:.2f}x less ({100 * (1 - gmacs / full):.0f}% saved), '
+    return (f'{successes}/{len(lines)} episodes succeeded; {len(actions)} actions applied '
+            f'({dropped} answers to republished frames dropped by the sim), '
+            f'{gmacs:.5f} LLM GMAC per action vs {full:.5f} for the full model of the same '
+            f'frames: {100 * gmacs / full:.1f}% of it, {full / gmacs:.2f}x less, '
             f'{layers:.1f} of {lines[0].total_layers} layers on average')
 
 
@@ -138,12 +111,11 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> int:
         f'controller), 1 torch thread per node\nstarting sim_node and deer_node '
         f'(logs in {cfg.output_dir / "logs"}) ...')
     started = time.monotonic()
-    full_cost = FullCost(cfg.model)
     graph = ClosedLoopGraph(graph_cfg, cfg.output_dir, capture_episode=0, log=log)
     lines: List[EpisodeLine] = []
 
     def report(ep: GraphEpisode) -> None:
-        lines.append(episode_line(ep, full_cost))
+        lines.append(episode_line(ep))
         log(lines[-1].text())
 
     episodes = graph.run(report)

@@ -5,6 +5,11 @@ logs in work_dir/logs), waits until the planned episodes are done (sim_node's ep
 calls deer_node's ~/reset at every episode end (so consecutive episodes of the same instruction
 do not share history), stops both nodes with SIGINT and returns one GraphEpisode per episode with
 its telemetry. Nothing here decides anything: it only watches.
+
+What counts is what the robot applied: sim_node's episode_status carries the stamp of the action
+it applied at each step, and an episode's telemetry is deer_node's telemetry joined to those
+stamps. Answers the sim dropped (to a state republished under a fresh stamp while deer_node was
+still computing) are not actions and are left out, with their compute.
 """
 import os
 import pathlib
@@ -35,8 +40,15 @@ class GraphEpisode:
     done: bool = False
     success: bool = False
     steps: int = 0
-    telemetry: List[Any] = field(default_factory=list)   # InferenceTelemetry messages
+    telemetry: List[Any] = field(default_factory=list)   # InferenceTelemetry of applied actions
     frames: List[np.ndarray] = field(default_factory=list)
+    applied: Dict[int, int] = field(default_factory=dict)   # step -> applied action stamp, ns
+    answers: int = 0                # telemetry messages seen (applied or dropped by the sim)
+
+
+def stamp_ns(stamp: Any) -> int:
+    """builtin_interfaces/Time as integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 class GraphError(RuntimeError):
@@ -44,7 +56,40 @@ class GraphError(RuntimeError):
 
 
 def _stamp_key(stamp: Any) -> int:
-    return int(round((stamp.sec * 1_000_000_000 + stamp.nanosec) / 1e6))   # ms
+    return int(round(stamp_ns(stamp) / 1e6))   # ms
+
+
+class TelemetryByStamp:
+    """deer_node's telemetry keyed by its stamp (= the ActionCommand's), joined to applied ones."""
+
+    TOLERANCE_NS = 1_000   # absorbs a float round trip of a stamp (deer_node up to #12)
+
+    def __init__(self) -> None:
+        self._by_ns: Dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_ns)
+
+    def add(self, msg: Any) -> None:
+        """Keep one telemetry message under its header stamp."""
+        self._by_ns[stamp_ns(msg.header.stamp)] = msg
+
+    def find(self, ns: int) -> Optional[Any]:
+        """The telemetry of the action stamped ns (exact, else within TOLERANCE_NS)."""
+        msg = self._by_ns.get(ns)
+        if msg is None:
+            near = [k for k in self._by_ns if abs(k - ns) <= self.TOLERANCE_NS]
+            msg = self._by_ns[near[0]] if near else None
+        return msg
+
+    def join(self, ep: GraphEpisode) -> int:
+        """Set ep.telemetry to the applied actions' telemetry, in step order.
+
+        Returns how many applied actions have no telemetry yet.
+        """
+        found = [self.find(ns) for _, ns in sorted(ep.applied.items())]
+        ep.telemetry = [m for m in found if m is not None]
+        return len(found) - len(ep.telemetry)
 
 
 class Observer:
@@ -67,6 +112,7 @@ class Observer:
         self.capture_episode, self.max_frames = capture_episode, max_frames
         self.last_progress = time.monotonic()
         self._stamps: Dict[int, int] = {}
+        self.telemetry = TelemetryByStamp()
         self.node.create_subscription(EpisodeStatus, 'episode_status', self._on_status,
                                       reliable_10)
         self.node.create_subscription(InferenceTelemetry, 'telemetry', self._on_telemetry,
@@ -82,8 +128,14 @@ class Observer:
         return sum(e.done for e in self.episodes.values())
 
     def telemetry_count(self) -> int:
-        """Telemetry messages received so far."""
-        return sum(len(e.telemetry) for e in self.episodes.values())
+        """Telemetry messages received so far (applied or not)."""
+        return len(self.telemetry)
+
+    def settle(self, ep: GraphEpisode, timeout_s: float = 5.0) -> None:
+        """Join ep's telemetry, spinning until every applied action's has arrived (or timeout)."""
+        deadline = time.monotonic() + timeout_s
+        while self.telemetry.join(ep) and time.monotonic() < deadline:
+            self.spin_once()
 
     def spin_once(self, timeout_s: float = 0.05) -> None:
         """Process pending callbacks."""
@@ -95,6 +147,8 @@ class Observer:
     def _on_status(self, msg: Any) -> None:
         ep = self._episode(int(msg.episode))
         ep.task, ep.instruction, ep.steps = msg.task, msg.instruction, int(msg.step)
+        if msg.step > 0 and stamp_ns(msg.action_stamp):
+            ep.applied[int(msg.step)] = stamp_ns(msg.action_stamp)
         self._stamps[_stamp_key(msg.header.stamp)] = ep.index
         self.last_progress = time.monotonic()
         if msg.done and not ep.done:
@@ -105,9 +159,10 @@ class Observer:
             self.current = ep.index
 
     def _on_telemetry(self, msg: Any) -> None:
+        self.telemetry.add(msg)
         index = self._stamps.get(_stamp_key(msg.header.stamp), self.current)
         if index is not None:
-            self._episode(index).telemetry.append(msg)
+            self._episode(index).answers += 1
 
     def _on_image(self, msg: Any) -> None:
         index = self._stamps.get(_stamp_key(msg.header.stamp), self.current)
@@ -191,13 +246,17 @@ class ClosedLoopGraph:
                 for ep in sorted(observer.episodes.values(), key=lambda e: e.index):
                     if ep.done and ep.index not in reported:
                         reported.add(ep.index)
+                        observer.settle(ep)
                         if on_episode is not None:
                             on_episode(ep)
                 if time.monotonic() - observer.last_progress > STEP_TIMEOUT_S:
                     raise GraphError(f'no episode progress for {STEP_TIMEOUT_S:.0f} s; logs:\n'
                                      f'{self.log_tail(DEER_NODE)}\n{self.log_tail(SIM_NODE)}')
-            return [e for e in sorted(observer.episodes.values(), key=lambda e: e.index)
+            done = [e for e in sorted(observer.episodes.values(), key=lambda e: e.index)
                     if e.done][:self.cfg.planned_episodes]
+            for ep in done:
+                observer.telemetry.join(ep)
+            return done
         finally:
             self.stop()
             if observer is not None:

@@ -32,6 +32,7 @@ class GraphConfig:
     stale_image_s: float = 5.0              # generous: a loaded 2-core machine is slow
     engine: Dict[str, Any] = field(default_factory=dict)   # EngineConfig overrides
     torch_threads: int = 1
+    idle_publish_rate_hz: float = 2.0       # sim_node republishes an unchanged state this often
 
     @property
     def planned_episodes(self) -> int:
@@ -61,7 +62,8 @@ def sim_parameters(cfg: GraphConfig) -> Dict[str, Any]:
     """sim_node's parameters."""
     return {'tasks': list(cfg.tasks), 'episodes_per_task': int(cfg.episodes_per_task),
             'seed': int(cfg.seed), 'max_steps': int(cfg.max_steps),
-            'image_size': int(cfg.image_size), 'autostart': True}
+            'image_size': int(cfg.image_size), 'autostart': True,
+            'idle_publish_rate_hz': float(cfg.idle_publish_rate_hz)}
 
 
 def deer_parameters(cfg: GraphConfig) -> Dict[str, Any]:

@@ -9,6 +9,7 @@ from deer_ros.evaluation.graph_params import GraphConfig
 from deer_ros.evaluation.model_spec import ModelSpec
 from deer_ros.evaluation.runner import EvalSettings
 from deer_ros.evaluation.suite import EvalConfig
+from deer_ros.model.api import model_full_gmacs
 
 
 def full_gmacs_function(model: Any) -> Callable[[str], float]:
@@ -18,9 +19,7 @@ def full_gmacs_function(model: Any) -> Callable[[str], float]:
     def full(instruction: str) -> float:
         if instruction not in cache:
             model.reset(instruction)
-            gmacs = list(model.layer_gmacs())
-            cache[instruction] = float(sum(gmacs[:model.exit_layers[-1] + 1])
-                                       + model.head_gmacs)
+            cache[instruction] = model_full_gmacs(model)
         return cache[instruction]
     return full
 
@@ -50,15 +49,32 @@ def graph_config(spec: ModelSpec, settings: EvalSettings, engine: Dict[str, Any]
                        torch_threads=settings.torch_threads)
 
 
+def node_engine(engine: Dict[str, Any], calibration_file: str) -> Dict[str, Any]:
+    """Engine overrides for deer_node.
+
+    With a fraction budget and a calibration file the node solves the thresholds itself, per
+    instruction; explicit thresholds would switch that off.
+    """
+    if calibration_file and engine.get('budget_avg_fraction'):
+        return {k: v for k, v in engine.items() if k != 'thresholds'}
+    return dict(engine)
+
+
 def evaluate_over_ros(spec: ModelSpec, configs: Sequence[EvalConfig], settings: EvalSettings,
                       full_gmacs: Callable[[str], float], progress: Any = None,
-                      work_dir: Optional[pathlib.Path] = None) -> List[EpisodeResult]:
+                      work_dir: Optional[pathlib.Path] = None, calibration: Any = None
+                      ) -> List[EpisodeResult]:
     """One sim_node + deer_node graph per configuration; episodes in sim_node's order."""
     results: List[EpisodeResult] = []
     seeds = settings.seeds
     root = pathlib.Path(work_dir or tempfile.mkdtemp(prefix='deer_eval_ros_'))
+    calibration_file = ''
+    if calibration is not None:
+        from deer_ros.policies.calibration_file import save_calibration
+        calibration_file = str(save_calibration(calibration, root / 'calibration.yaml'))
     for config in configs:
-        graph = ClosedLoopGraph(graph_config(spec, settings, config.engine),
+        engine = node_engine(config.engine, calibration_file)
+        graph = ClosedLoopGraph(graph_config(spec, settings, engine, calibration_file),
                                 root / config.name, capture_episode=-1)
 
         def tick(ep: GraphEpisode) -> None:

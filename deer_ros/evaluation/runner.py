@@ -50,28 +50,34 @@ class EvalSettings:
                          max_steps=self.max_steps)
 
 
-def make_engine(model: Any, config: EvalConfig) -> Any:
-    """A fresh InferenceEngine with the configuration's overrides on EngineConfig defaults."""
+def make_engine(model: Any, config: EvalConfig, calibration: Any = None) -> Any:
+    """A fresh InferenceEngine with the configuration's overrides on EngineConfig defaults.
+
+    With a calibration, fraction budgets are solved per instruction (as deer_node does).
+    """
     from deer_ros.policies.config import EngineConfig
     from deer_ros.policies.engine import InferenceEngine
     engine_config = dataclasses.replace(EngineConfig(), **config.engine).validate()
-    return InferenceEngine(model, engine_config)
+    solver = calibration.thresholds_for_fraction if calibration is not None else None
+    return InferenceEngine(model, engine_config, threshold_solver=solver)
 
 
 class Worker:
     """A model and a simulator; runs jobs one after the other."""
 
-    def __init__(self, model: Any, settings: EvalSettings, sim: Any = None) -> None:
+    def __init__(self, model: Any, settings: EvalSettings, sim: Any = None,
+                 calibration: Any = None) -> None:
         from deer_ros.sim.metaworld_sim import MetaWorldSim
         self.model = model
         self.settings = settings
+        self.calibration = calibration
         self.sim = sim or MetaWorldSim(settings.sim_config())
 
     def run(self, config: EvalConfig, task: str,
             on_episode: Optional[Callable[[EpisodeResult], None]] = None
             ) -> List[EpisodeResult]:
         """The task's episodes under one configuration."""
-        engine = make_engine(self.model, config)
+        engine = make_engine(self.model, config, self.calibration)
         out = []
         for seed in self.settings.seeds:
             result = run_episode(self.sim, engine, task, seed, config.name,
@@ -96,10 +102,10 @@ def set_torch_threads(threads: int) -> None:
 _WORKER: Optional[Worker] = None
 
 
-def _init_worker(spec: ModelSpec, settings: EvalSettings) -> None:
+def _init_worker(spec: ModelSpec, settings: EvalSettings, calibration: Any = None) -> None:
     global _WORKER
     set_torch_threads(settings.torch_threads)
-    _WORKER = Worker(spec.load(), settings)
+    _WORKER = Worker(spec.load(), settings, calibration=calibration)
 
 
 def _run_job(config: EvalConfig, task: str) -> List[EpisodeResult]:
@@ -113,10 +119,12 @@ def jobs(configs: Sequence[EvalConfig], settings: EvalSettings) -> List[Tuple[Ev
 
 
 def evaluate(spec: ModelSpec, configs: Sequence[EvalConfig], settings: EvalSettings,
-             model: Any = None, progress: Any = None) -> List[EpisodeResult]:
+             model: Any = None, progress: Any = None, calibration: Any = None
+             ) -> List[EpisodeResult]:
     """Run every configuration on every episode; `progress` (tqdm) advances per episode.
 
-    With workers == 1 the given `model` (or spec.load()) runs in this process.
+    With workers == 1 the given `model` (or spec.load()) runs in this process. `calibration`
+    solves fraction budgets per instruction (deer-F, online-F).
     """
     results: List[EpisodeResult] = []
 
@@ -128,7 +136,8 @@ def evaluate(spec: ModelSpec, configs: Sequence[EvalConfig], settings: EvalSetti
 
     if settings.workers == 1:
         set_torch_threads(settings.torch_threads)
-        worker = Worker(model if model is not None else spec.load(), settings)
+        worker = Worker(model if model is not None else spec.load(), settings,
+                        calibration=calibration)
         try:
             for config, task in jobs(configs, settings):
                 results += worker.run(config, task, tick)
@@ -138,7 +147,7 @@ def evaluate(spec: ModelSpec, configs: Sequence[EvalConfig], settings: EvalSetti
     import multiprocessing
     context = multiprocessing.get_context('spawn')
     with ProcessPoolExecutor(settings.workers, mp_context=context, initializer=_init_worker,
-                             initargs=(spec, settings)) as pool:
+                             initargs=(spec, settings, calibration)) as pool:
         futures = [pool.submit(_run_job, c, t) for c, t in jobs(configs, settings)]
         for future in as_completed(futures):
             for result in future.result():

@@ -3,7 +3,13 @@
 Each `EvalConfig` is a set of EngineConfig overrides plus what it stands for. `build_suite` makes
 the standard list: the full model (last exit, the RoboFlamingo-style baseline), fixed shallower
 exits, DeeR with calibrated thresholds at several average budgets, DySL skipping, and our online
-compute controller (budget_avg_gflops feedback) at the same budgets.
+compute controller at the same budgets.
+
+A budget F is a fraction of the full model of the frames actually run (`budget_avg_fraction`):
+`deer-F` solves the thresholds for F at each instruction's layer costs (the engine's threshold
+solver; static, budget_gain 0), `online-F` starts there and lets the controller hold F. The
+thresholds listed here (solved for F of the calibration's mean full model) are the fallback of
+an engine without a calibration.
 """
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -50,15 +56,15 @@ def build_suite(num_exits: int, full_gmacs: float, thresholds_for: ThresholdSour
     for fraction in sorted(fractions):
         target = fraction * full_gmacs
         thresholds = [float(t) for t in thresholds_for(target)]
+        deer = {'policy': 'deer', 'thresholds': thresholds, 'budget_avg_fraction': fraction}
         if 'deer' in families:
             out.append(EvalConfig(f'deer-{fraction:g}', 'deer',
                                   f'DeeR, thresholds for {fraction:g} x full',
-                                  {'policy': 'deer', 'thresholds': thresholds}, fraction))
+                                  dict(deer, budget_gain=0.0), fraction))
         if 'online' in families:
             out.append(EvalConfig(f'online-{fraction:g}', 'online',
                                   f'DeeR + online controller at {fraction:g} x full',
-                                  {'policy': 'deer', 'thresholds': thresholds,
-                                   'budget_avg_gflops': target}, fraction))
+                                  dict(deer), fraction))
     if 'skip' in families:
         out.append(EvalConfig('skip', 'skip', 'DySL skipping, full depth',
                               {'policy': 'full', 'skip_enabled': True}))
@@ -68,6 +74,7 @@ def build_suite(num_exits: int, full_gmacs: float, thresholds_for: ThresholdSour
             out.append(EvalConfig(f'deer-{fraction:g}+skip', 'skip',
                                   f'DeeR ({fraction:g} x full thresholds) + DySL skipping',
                                   {'policy': 'deer', 'thresholds': thresholds,
+                                   'budget_avg_fraction': fraction, 'budget_gain': 0.0,
                                    'skip_enabled': True}, fraction))
     return out
 

@@ -45,6 +45,22 @@ class FrameState(Protocol):
 Block = Tuple[int, int]   # [start, end) layer range skipped as one block
 
 
+def full_model_gmacs(layer_gmacs: Sequence[float], exit_layers: Sequence[int],
+                     head_gmacs: float) -> float:
+    """GMAC of the full model: every layer up to the last exit plus one head evaluation.
+
+    The one definition of what a budget fraction is a fraction of; layer costs depend on the
+    instruction's token count, so pass the current instruction's.
+    """
+    last = int(exit_layers[-1])
+    return float(sum(float(g) for g in list(layer_gmacs)[:last + 1]) + float(head_gmacs))
+
+
+def model_full_gmacs(model: 'SegmentModel') -> float:
+    """full_model_gmacs of a SegmentModel for its current instruction."""
+    return full_model_gmacs(model.layer_gmacs(), model.exit_layers, model.head_gmacs)
+
+
 class SegmentModel(Protocol):
     """Segment-wise execution of a multi-exit VLA for one rollout (one instruction at a time)."""
 

@@ -40,7 +40,8 @@ def preset_config(name: str, tokenizer: Any = None, max_exit: Optional[int] = No
 def rollout_from_preset(name: str, seed: int = 0, device: Optional[str] = None,
                         precision: str = 'fp32', max_exit: Optional[int] = None,
                         tokenizer_path: Optional[str] = None,
-                        compile_layers: bool = False) -> ModelRollout:
+                        compile_layers: bool = False,
+                        transform: Optional[str] = None) -> ModelRollout:
     """Random weights (deterministic for `seed`); `max_exit` builds only layers up to it.
 
     The weights of the kept layers do not depend on max_exit (the full model is drawn, then
@@ -52,7 +53,7 @@ def rollout_from_preset(name: str, seed: int = 0, device: Optional[str] = None,
     if max_exit is not None:
         model = truncate(model, max_exit)
     return ModelRollout(model, tokenizer, device=device, precision=precision,
-                        compile_layers=compile_layers)
+                        compile_layers=compile_layers, transform=transform)
 
 
 def truncate(model: DeerVLA, max_exit: int) -> DeerVLA:
@@ -66,11 +67,14 @@ def truncate(model: DeerVLA, max_exit: int) -> DeerVLA:
 
 def rollout_from_checkpoint(path: str, device: Optional[str] = None, precision: str = 'fp32',
                             max_exit: Optional[int] = None, compile_layers: bool = False,
-                            **official: Any) -> ModelRollout:
-    """Our checkpoint directory, or an official DeeR .pth (see official.load_official)."""
+                            transform: Optional[str] = None, **official: Any) -> ModelRollout:
+    """Our checkpoint directory, or an official DeeR .pth (see official.load_official).
+
+    transform None: the image resize the checkpoint records (official files: 'pil').
+    """
     model, tokenizer = load_any(path, max_exit=max_exit, **official)
     rollout = ModelRollout(model, tokenizer, device=device, precision=precision,
-                           compile_layers=compile_layers)
+                           compile_layers=compile_layers, transform=transform)
     from deer_ros.model.checkpoint import is_our_checkpoint, load_adapters
     if is_our_checkpoint(pathlib.Path(path)):
         for block, adapter in load_adapters(path, model.cfg.lm.d_model).items():

@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional, Tuple
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+TRANSFORMS = ('pil', 'torch')
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,16 @@ class VisionConfig:
     quick_gelu: bool = True        # OpenAI CLIP weights were trained with QuickGELU
     mean: Tuple[float, float, float] = CLIP_MEAN
     std: Tuple[float, float, float] = CLIP_STD
+    # the resize the weights were trained with, hence the default at inference: 'pil' = open_clip's
+    # eval transform exactly (PIL bicubic; DeeR's official checkpoints), 'torch' = torch's
+    # antialiased bicubic (faster, within 1-2 levels; what our training uses, so also the value
+    # for checkpoints that predate this field)
+    transform: str = 'torch'
+
+    def __post_init__(self) -> None:
+        if self.transform not in TRANSFORMS:
+            raise ValueError(f'vision.transform must be one of {TRANSFORMS}, '
+                             f'got {self.transform!r}')
 
     @property
     def num_patches(self) -> int:
@@ -52,6 +63,9 @@ class LMConfig:
     vocab_size: int = 50280        # len(tokenizer) after the three added tokens
     mlp_ratio: int = 4
     alibi_bias_max: int = 8
+    # ALiBi slope formula: 'mpt' (llm-foundry, MPT-7B) or 'mosaic_gpt' (MPT-1B's code); they
+    # differ only when n_heads is not a power of two (see mosaic.alibi_slopes)
+    alibi_slopes: str = 'mpt'
     qk_ln: bool = True             # MPT-1B: LayerNorm on q and k; MPT-7B: off
     low_precision_layernorm: bool = True
     layer_norm_eps: float = 1e-5
@@ -60,6 +74,11 @@ class LMConfig:
     xattn_heads: int = 8
     xattn_ff_mult: int = 4
     gate_init: float = 0.0         # open_flamingo starts gates at 0 (tanh(0) = 0: no vision)
+
+    def __post_init__(self) -> None:
+        if self.alibi_slopes not in ('mpt', 'mosaic_gpt'):
+            raise ValueError(f"lm.alibi_slopes must be 'mpt' or 'mosaic_gpt', "
+                             f'got {self.alibi_slopes!r}')
 
     def has_xattn(self, layer: int) -> bool:
         """Whether layer `layer` (0-based) starts with a gated cross-attention block."""
@@ -174,7 +193,8 @@ def _small() -> DeerConfig:
 
 
 def _deer_3b() -> DeerConfig:
-    return DeerConfig(name='deer-3b', exit_layers=default_exits(12))
+    return DeerConfig(name='deer-3b', lm=LMConfig(alibi_slopes='mosaic_gpt'),
+                      exit_layers=default_exits(12))
 
 
 def _deer_9b() -> DeerConfig:

@@ -60,7 +60,7 @@ class LangEncoder(nn.Module):
     def bias(self, seq_len: int, device: torch.device) -> torch.Tensor:
         """ALiBi + causal additive bias for a prompt of seq_len tokens, (H, L, L) fp32."""
         return attention_bias(self.cfg.n_heads, seq_len, self.cfg.alibi_bias_max, device,
-                              torch.float32)
+                              torch.float32, self.cfg.alibi_slopes)
 
 
 class DeerVLA(nn.Module):

@@ -32,8 +32,15 @@ def _norm(cfg: LMConfig) -> nn.LayerNorm:
     return cls(cfg.d_model, eps=cfg.layer_norm_eps, bias=False)
 
 
-def alibi_slopes(n_heads: int, bias_max: int = 8) -> torch.Tensor:
-    """Per-head ALiBi slopes, MosaicML's ordering for non-power-of-two head counts. (H,)."""
+def alibi_slopes(n_heads: int, bias_max: int = 8, style: str = 'mpt') -> torch.Tensor:
+    """Per-head ALiBi slopes, (H,). Both styles agree when n_heads is a power of two.
+
+    'mpt': llm-foundry / MPT-7B `gen_slopes` (interleaved for other head counts);
+    'mosaic_gpt': MPT-1B's MosaicGPT code (DeeR 3B): 2^-(h * bias_max / H), h = 1..H.
+    """
+    if style == 'mosaic_gpt':
+        heads = torch.arange(1, n_heads + 1, dtype=torch.float32)
+        return 1.0 / torch.pow(2.0, heads * (bias_max / n_heads))
     pow2 = 2 ** math.ceil(math.log2(n_heads))
     slopes = 1.0 / torch.pow(2.0, torch.arange(1, pow2 + 1, dtype=torch.float32)
                              * (bias_max / pow2))
@@ -43,14 +50,14 @@ def alibi_slopes(n_heads: int, bias_max: int = 8) -> torch.Tensor:
 
 
 def attention_bias(n_heads: int, seq_len: int, bias_max: int, device: torch.device,
-                   dtype: torch.dtype) -> torch.Tensor:
+                   dtype: torch.dtype, style: str = 'mpt') -> torch.Tensor:
     """ALiBi + causal mask as one additive bias, (H, L, L).
 
     MosaicML's ALiBi depends only on the key position (j - (L-1)); with softmax's shift
     invariance per row this equals the relative form (j - i).
     """
     keys = torch.arange(1 - seq_len, 1, device=device, dtype=torch.float32)      # (L,)
-    bias = alibi_slopes(n_heads, bias_max).to(device)[:, None, None] * keys      # (H, 1, L)
+    bias = alibi_slopes(n_heads, bias_max, style).to(device)[:, None, None] * keys  # (H, 1, L)
     causal = torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).triu(1)
     bias = bias.expand(n_heads, seq_len, seq_len).masked_fill(causal, float('-inf'))
     return bias.to(dtype)

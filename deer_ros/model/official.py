@@ -9,22 +9,19 @@ with weights_only=True or safetensors: no pickled code runs.
 """
 import pathlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from safetensors.torch import load_file
 
 from deer_ros.model.accounting import LoadReport, check, expected_shapes, layer_index, load_into
-from deer_ros.model.build import preset_config
-from deer_ros.model.config import DeerConfig, default_exits
+from deer_ros.model.config import DeerConfig
 from deer_ros.model.flamingo import DeerVLA
+from deer_ros.model.official_config import Facts, clip_facts, deer_facts, mpt_facts, resolve
 from deer_ros.model.tokenizer import load_tokenizer
 
 BLOCKS = 'lang_encoder.transformer.blocks'
-# DeeR's readout fields and the defaults eval_calvin.py uses when a field is absent.
-HEAD_DEFAULTS = {'dropout_mode': 'wo_last', 'mlp_layernorm': False, 'lstm_layernorm': False,
-                 'mlp_num_hidden_layers': 3, 'lstm_num_layers': 4, 'pooling': 'max'}
 # transformers / MPT-7B block names -> MosaicGPT names
 _DECODER_RENAMES = (('norm_1.', 'ln_1.'), ('norm_2.', 'ln_2.'), ('ffn.up_proj.', 'mlp.mlp_up.'),
                     ('ffn.down_proj.', 'mlp.mlp_down.'))
@@ -45,6 +42,7 @@ class OfficialLoad:
     model: DeerVLA
     tokenizer: Any
     report: LoadReport
+    origin: Dict[str, str] = field(default_factory=dict)   # config field -> file it came from
 
 
 def _decoder(rest: str) -> str:
@@ -89,9 +87,12 @@ def read_state(path: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
     """(tensors, other top-level fields) of a .pth/.pt/.bin/.safetensors file or a HF dir."""
     p = pathlib.Path(path)
     if p.is_dir():
-        files = sorted(p.glob('*.safetensors')) or sorted(p.glob('pytorch_model*.bin'))
+        # an open_clip hub folder also holds timm-named weights: take open_clip's only
+        files = (sorted(p.glob('open_clip*.safetensors')) or sorted(p.glob('open_clip*.bin'))
+                 or sorted(p.glob('*.safetensors')) or sorted(p.glob('pytorch_model*.bin')))
         if not files:
-            raise FileNotFoundError(f'{path}: no *.safetensors or pytorch_model*.bin inside')
+            raise FileNotFoundError(f'{path}: no *.safetensors, pytorch_model*.bin or '
+                                    'open_clip*.bin inside')
         merged: Dict[str, torch.Tensor] = {}
         for f in files:
             merged.update(read_state(str(f))[0])
@@ -102,53 +103,76 @@ def read_state(path: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
         obj = torch.load(str(p), map_location='cpu', weights_only=True, mmap=True)
     except RuntimeError:      # legacy (non-zip) files cannot be memory-mapped
         obj = torch.load(str(p), map_location='cpu', weights_only=True)
-    for field in ('model_state_dict', 'state_dict', 'model'):
-        if isinstance(obj, dict) and isinstance(obj.get(field), dict):
-            return obj[field], {k: v for k, v in obj.items() if k != field}
+    for name in ('model_state_dict', 'state_dict', 'model'):
+        if isinstance(obj, dict) and isinstance(obj.get(name), dict):
+            return obj[name], {k: v for k, v in obj.items() if k != name}
     return obj, {}
 
 
-def config_from_fields(base: DeerConfig, fields: Dict[str, Any]) -> DeerConfig:
-    """Apply DeeR's saved head/exit fields to a preset (legacy `layernorm` wins)."""
-    head = {k: fields.get(k, v) for k, v in HEAD_DEFAULTS.items()}
-    if 'layernorm' in fields:
-        head['mlp_layernorm'] = fields['layernorm']
-    for name in ('exit_dropout', 'lstm_dropout'):
-        if name in fields:
-            head[name] = fields[name]
-    cfg = replace(base, head=replace(base.head, **head))
-    last = int(fields.get('early_exit_layer', -1))
-    n_layers = last + 1 if last >= 0 else base.lm.n_layers
-    interval = int(fields.get('exit_interval', 1))
-    return replace(cfg, lm=replace(cfg.lm, n_layers=n_layers),
-                   exit_layers=default_exits(n_layers, interval))
-
-
-def load_official(deer_path: str, preset: str = 'deer-3b',
+def load_official(deer_path: str, preset: Optional[str] = None,
                   tokenizer_path: Optional[str] = None, clip_path: Optional[str] = None,
                   openflamingo_path: Optional[str] = None, mpt_path: Optional[str] = None,
-                  max_exit: Optional[int] = None) -> OfficialLoad:
-    """Build `preset` with the DeeR file's head layout and fill it strictly from the files."""
+                  max_exit: Optional[int] = None,
+                  overrides: Optional[Dict[str, Any]] = None) -> OfficialLoad:
+    """Build the architecture the files describe (official_config) and fill it strictly.
+
+    `preset` only fills what no file says; `overrides` ({'lm.n_heads': 16, ...}) win over both.
+    Official checkpoints default to the exact open_clip (PIL) transform they were trained with.
+    """
     tokenizer = load_tokenizer(tokenizer_path)
-    deer, fields = read_state(deer_path)
-    base = replace(preset_config(preset), lm=replace(preset_config(preset).lm,
-                                                     vocab_size=len(tokenizer)))
-    cfg = config_from_fields(base, fields)
-    if max_exit is not None:
-        cfg = cfg.truncated(max_exit)
-    with torch.device('meta'):
-        model = DeerVLA(cfg)
-    expected = expected_shapes(model)
+    deer, saved = read_state(deer_path)
     sources: List[Tuple[str, Dict[str, torch.Tensor], Any]] = [('deer', deer, deer_key)]
     for name, path, rule in (('openflamingo', openflamingo_path, deer_key),
                              ('mpt', mpt_path, mpt_key), ('clip', clip_path, clip_key)):
         if path:
             sources.append((name, read_state(path)[0], rule))
+    paths = {'deer': deer_path, 'tokenizer': tokenizer_path or 'packaged', 'clip': clip_path,
+             'mpt': mpt_path}
+    cfg, origin = official_architecture(paths, saved, len(tokenizer),
+                                        {n: s for n, s, _ in sources}, preset, overrides)
+    if max_exit is not None:
+        cfg = cfg.truncated(max_exit)
+    with torch.device('meta'):
+        model = DeerVLA(cfg)
+    expected = expected_shapes(model)
     report = LoadReport()
     weights = _merge(sources, expected, cfg.lm.n_layers, report)
     check(expected, weights, report)
     load_into(model, weights)
-    return OfficialLoad(model, tokenizer, report)
+    return OfficialLoad(model, tokenizer, report, origin)
+
+
+def official_architecture(paths: Dict[str, Optional[str]], saved: Dict[str, Any],
+                          vocab_size: int, states: Dict[str, Dict[str, torch.Tensor]],
+                          preset: Optional[str], overrides: Optional[Dict[str, Any]]
+                          ) -> Tuple[DeerConfig, Dict[str, str]]:
+    """(config, field -> source) from the files; see deer_ros.model.official_config.
+
+    `paths` names the files by role (deer, tokenizer, clip, mpt), `states` their tensors.
+    """
+    facts = Facts()
+    facts.add('lm.vocab_size', vocab_size,
+              f'tokenizer ({paths["tokenizer"]}, with DeeR\'s added tokens)')
+    mapped = _renamed(states['deer'], deer_key)
+    if 'mpt' in states and not any('.decoder_layer.' in k for k in mapped):
+        blocks = [k for k in _renamed(states['mpt'], mpt_key) if '.decoder_layer.' in k]
+        if blocks:
+            facts.add('lm.qk_ln', any(k.endswith('attn.q_ln.weight') for k in blocks),
+                      f'MPT weights ({paths["mpt"]})')
+    widths = deer_facts(mapped, saved, str(paths['deer']), facts)
+    if paths['clip']:
+        clip = _renamed(states['clip'], clip_key)
+        clip_facts(paths['clip'], {k[len('vision_encoder.'):]: v for k, v in clip.items()},
+                   facts)
+    if paths['mpt']:
+        mpt_facts(paths['mpt'], facts)
+    overrides = dict(overrides or {})
+    overrides.setdefault('vision.transform', 'pil')
+    return resolve(facts, widths, overrides, preset)
+
+
+def _renamed(state: Dict[str, torch.Tensor], rule: Any) -> Dict[str, torch.Tensor]:
+    return {ours: v for k, v in state.items() if (ours := rule(k))}
 
 
 def _merge(sources: List[Tuple[str, Dict[str, torch.Tensor], Any]],

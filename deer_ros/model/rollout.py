@@ -57,8 +57,12 @@ class ModelRollout:
 
     def __init__(self, model: DeerVLA, tokenizer: Any, device: Optional[str] = None,
                  precision: str = 'fp32', resident_exit: Optional[int] = None,
-                 fast_path: bool = True, compile_layers: bool = False):
+                 fast_path: bool = True, compile_layers: bool = False,
+                 transform: Optional[str] = None):
         """fast_path: batched cameras, cached prompt tensors, one head read-back, SDPA off CPU.
+
+        transform: image resize, 'pil' (open_clip's exactly) or 'torch' (faster); None = the
+        one the checkpoint was trained with (cfg.vision.transform).
 
         compile_layers: torch.compile each layer (per-segment kernels; check against eager
         with `deer-ros bench fastpath --compile`).
@@ -70,6 +74,7 @@ class ModelRollout:
         self.config = model.cfg
         self.tokenizer = tokenizer
         self.precision = precision
+        self.transform = transform or model.cfg.vision.transform
         self.num_layers = model.cfg.lm.n_layers
         self.exit_layers: Tuple[int, ...] = model.cfg.exit_layers
         self.adapters = AdapterRegistry().to(self.device)
@@ -154,9 +159,9 @@ class ModelRollout:
             return self._encode_fast(static, gripper)
         vcfg = self.config.vision
         with self._autocast():
-            static_px = preprocess_batch([static], vcfg, self.device, uint8_kernel=False)
-            gripper_px = None if gripper is None else preprocess_batch(
-                [gripper], vcfg, self.device, uint8_kernel=False)
+            static_px, gripper_px = (None if image is None else preprocess_batch(
+                [image], vcfg, self.device, uint8_kernel=False, transform=self.transform)
+                for image in (static, gripper))
             media = self.model.encode_media(static_px, gripper_px)
             embedding = self.model.embed(self._ids)
         self._cameras = 1 if gripper is None else 2
@@ -168,7 +173,8 @@ class ModelRollout:
         """encode() with both cameras in one vision + perceiver call and cached prompt tensors."""
         images = [static] if gripper is None else [static, gripper]
         with self._autocast():
-            pixels = preprocess_batch(images, self.config.vision, self.device)   # (C, 3, S, S)
+            pixels = preprocess_batch(images, self.config.vision, self.device,
+                                      transform=self.transform)                  # (C, 3, S, S)
             tokens = self.model.vision_encoder(pixels)                           # (C, P, d_v)
             latents = self.model.perceiver(tokens[:, None, None])                # (C, 1, n, d_v)
         c, _, n, dim = latents.shape

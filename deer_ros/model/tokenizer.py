@@ -6,6 +6,7 @@ generated robot-instruction corpus, with DeeR's added tokens in DeeR's order. Re
 `python -m deer_ros.model.tokenizer [OUT_DIR]`.
 """
 import itertools
+import json
 import pathlib
 import sys
 from typing import Iterator, List, Optional
@@ -23,23 +24,52 @@ def prompt(instruction: str, eos_token: str = EOS) -> str:
     return f'{MEDIA}{instruction.strip()}{END_OF_CHUNK}{eos_token}'
 
 
-def add_deer_tokens(tokenizer):  # noqa: ANN001,ANN201 - transformers tokenizer in and out
-    """Add DeeR's tokens in DeeR's order: <|endofchunk|>, <image>, then pad <PAD>."""
+def declares_pad(path: pathlib.Path) -> bool:
+    """Whether the tokenizer files at `path` name a pad token.
+
+    DeeR adds `<PAD>` when `tokenizer.pad_token is None`. Under transformers 4.33 (DeeR's) that
+    held exactly when the files name none; newer versions give some classes (GPT-NeoX: MPT's
+    tokenizer) a default pad token, which would drop `<PAD>` and leave the vocabulary one short
+    of the checkpoint's embedding. So the files decide, not the installed version.
+    """
+    for name in ('special_tokens_map.json', 'tokenizer_config.json'):
+        file = pathlib.Path(path) / name
+        if file.is_file() and json.loads(file.read_text()).get('pad_token'):
+            return True
+    return False
+
+
+def add_deer_tokens(tokenizer, add_pad: Optional[bool] = None):  # noqa: ANN001,ANN201
+    """Add DeeR's tokens in DeeR's order: <|endofchunk|>, <image>, then the pad token <PAD>.
+
+    `add_pad` None: when the tokenizer has no pad token (DeeR's test). New ids follow the base
+    vocabulary in that order; anything else is an error, since the checkpoint's rows would not
+    match.
+    """
+    base = len(tokenizer)
     tokenizer.add_special_tokens({'additional_special_tokens': [END_OF_CHUNK, MEDIA]})
-    if tokenizer.pad_token is None:
+    if tokenizer.pad_token is None if add_pad is None else add_pad:
         tokenizer.add_special_tokens({'pad_token': PAD})
+    vocab = tokenizer.get_vocab()
+    added = [t for t in (END_OF_CHUNK, MEDIA, PAD) if vocab.get(t, -1) >= base]
+    ids = [vocab[t] for t in added]
+    if ids != list(range(base, base + len(added))):
+        raise ValueError(f'DeeR tokens got ids {dict(zip(added, ids))}; expected consecutive '
+                         f'ids from {base} in the order {added}')
     return tokenizer
 
 
 def load_tokenizer(path: Optional[str] = None, add_tokens: bool = False):  # noqa: ANN201
     """AutoTokenizer from `path` (default: the packaged small tokenizer).
 
-    `add_tokens=True` for a base tokenizer (e.g. MPT-1B's) that lacks DeeR's added tokens.
+    A base tokenizer (e.g. MPT-1B's) lacking DeeR's tokens gets them as DeeR's factory adds
+    them; `add_tokens=True` forces that.
     """
     from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(str(path or PACKAGED))
+    root = pathlib.Path(path) if path else PACKAGED
+    tok = AutoTokenizer.from_pretrained(str(root))
     if add_tokens or MEDIA not in tok.get_vocab():
-        add_deer_tokens(tok)
+        add_deer_tokens(tok, add_pad=not declares_pad(root))
     return tok
 
 

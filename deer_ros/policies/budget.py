@@ -18,20 +18,49 @@ import numpy as np
 from deer_ros.model.api import SegmentModel
 from deer_ros.telemetry import MemorySample, MemorySource, RunningPercentile, RunningWindow
 
-_LOG_SCALE_LIMIT = math.log(1e4)
-
 
 class ComputeController:
-    """Average-compute feedback: thresholds_eff = thresholds * exp(u), u integrates the error."""
+    """Average-compute feedback: thresholds_eff = thresholds * exp(u), u integrates the error.
 
-    def __init__(self, window: int = 100) -> None:
+    The error of a frame is (gflops - target) / the running mean of the full model's cost, so
+    the integral drives sum(gflops) to sum(target): the ratio of the running means is the
+    realised fraction. u is clamped to +-log(scale_max) (bounded range, no wind-up); at a bound
+    the controller is `saturated`: scaling the thresholds cannot meet the budget (e.g.
+    never-exit thresholds, or a budget below the first exit's cost).
+    """
+
+    def __init__(self, window: int = 100, scale_max: float = 1000.0) -> None:
         self.log_scale = 0.0
-        self.window = RunningWindow(window)
+        self.scale_max = float(scale_max)
+        self.window = RunningWindow(window)          # gflops per frame
+        self.full_window = RunningWindow(window)     # the full model's cost per frame
 
     @property
     def scale(self) -> float:
         """Multiplier applied to the thresholds."""
         return math.exp(self.log_scale)
+
+    @property
+    def saturated(self) -> bool:
+        """The scale sits at one of its bounds."""
+        return abs(self.log_scale) >= math.log(self.scale_max) - 1e-9
+
+    @property
+    def avg_fraction(self) -> float:
+        """Running mean of gflops over the running mean of the full model's cost (0: none)."""
+        full = self.full_window.mean
+        return self.window.mean / full if full > 0 else 0.0
+
+    def reset(self) -> None:
+        """Back to the calibrated thresholds (scale 1): the budget or the thresholds changed."""
+        self.log_scale = 0.0
+
+    def resize(self, window: int, scale_max: float) -> None:
+        """Apply new window / bound settings (the scale is clamped into the new bound)."""
+        self.window.resize(window)
+        self.full_window.resize(window)
+        self.scale_max = float(scale_max)
+        self._clamp()
 
     def scaled(self, thresholds: Sequence[float]) -> List[float]:
         """Thresholds times the scale; the last (forced) one and negative sentinels unchanged."""
@@ -43,13 +72,17 @@ class ComputeController:
 
     def update(self, gflops: float, target: Optional[float], full_gflops: float,
                gain: float) -> None:
-        """Record one frame's cost; with a target, step u by gain * (cost - target) / full."""
+        """Record one frame's cost; with a target, step u by gain * (cost - target) / mean full."""
         self.window.add(gflops)
+        self.full_window.add(full_gflops)
         if target is None or target <= 0 or full_gflops <= 0:
             return
-        error = (gflops - target) / full_gflops
-        self.log_scale = float(np.clip(self.log_scale + gain * error,
-                                       -_LOG_SCALE_LIMIT, _LOG_SCALE_LIMIT))
+        self.log_scale += gain * (gflops - target) / self.full_window.mean
+        self._clamp()
+
+    def _clamp(self) -> None:
+        limit = math.log(max(1.0, self.scale_max))
+        self.log_scale = float(np.clip(self.log_scale, -limit, limit))
 
 
 class LatencyModel:

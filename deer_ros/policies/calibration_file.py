@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 import yaml
 
+from deer_ros.model.api import full_model_gmacs
 from deer_ros.policies.calibration import BudgetSolution, solve_budget
 
 FORMAT_NAME = 'deer_ros.calibration'
@@ -50,11 +51,30 @@ class Calibration:
     value_commit: str = 'last'
     budgets: List[BudgetSolution] = field(default_factory=list)
     source: Dict[str, Any] = field(default_factory=dict)
+    _fraction_cache: Dict[Any, List[float]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     @property
     def full_gmacs(self) -> float:
-        """GMAC of the full model: every layer up to the last exit and one head evaluation."""
-        return float(np.sum(self.layer_gmacs[:self.exit_layers[-1] + 1]) + self.head_gmacs)
+        """GMAC of the full model at the calibration frames' mean layer costs."""
+        return full_model_gmacs(self.layer_gmacs, self.exit_layers, self.head_gmacs)
+
+    def thresholds_for_fraction(self, fraction: float, layer_gmacs: Sequence[float],
+                                head_gmacs: float) -> List[float]:
+        """Thresholds realising `fraction` of the full model at these layer costs.
+
+        Layer costs follow the instruction's token count, so a fraction budget is solved per
+        instruction from the stored values (cached per cost profile).
+        """
+        key = (round(float(fraction), 9), tuple(round(float(g), 12) for g in layer_gmacs),
+               round(float(head_gmacs), 12))
+        cache = self._fraction_cache
+        if key not in cache:
+            full = full_model_gmacs(layer_gmacs, self.exit_layers, head_gmacs)
+            cache[key] = list(solve_budget(self.values, self.exit_layers, list(layer_gmacs),
+                                           float(head_gmacs), fraction * full,
+                                           self.prior).thresholds)
+        return list(cache[key])
 
     def solve(self, target_gmacs: Optional[float] = None,
               target_fraction: Optional[float] = None) -> BudgetSolution:

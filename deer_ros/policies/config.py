@@ -7,6 +7,8 @@ generates parameter descriptors; `live=True` fields may change at run time throu
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, Dict, List, Optional, Sequence
 
+from deer_ros.policies.criterion import NEVER_EXIT
+
 POLICIES = ('deer', 'fixed', 'full')
 
 
@@ -60,6 +62,9 @@ class EngineConfig:
                                 'scale per unit of normalised error)', min=0.0, max=10.0)
     budget_window: int = _field(100, 'frames in the running averages reported and controlled',
                                 unit='frames', min=1, max=100000)
+    budget_scale_max: float = _field(1000.0, 'bound of the compute controller: its threshold '
+                                     'scale stays within [1/this, this] (at a bound it reports '
+                                     'saturation)', min=1.0, max=1e4)
     # --- latency deadline ----------------------------------------------------------------
     budget_latency_ms: float = _field(0.0, 'deadline from frame arrival to action (0: off)',
                                       unit='ms', min=0.0, max=60000.0)
@@ -81,7 +86,8 @@ class EngineConfig:
                                        'one exit', unit='frames', min=1, max=100000)
     layer_memory_mb: float = _field(0.0, 'memory of one resident layer (0: learn it from '
                                     'measurements)', unit='MB', min=0.0, max=1e6)
-    memory_device_index: int = _field(0, 'NVML device index', min=0, max=64, live=False)
+    memory_device_index: int = _field(-1, "NVML device index (-1: the model's device, "
+                                      'cuda:N -> N)', min=-1, max=64, live=False)
 
     def validate(self) -> 'EngineConfig':
         """Raise ValueError naming the first field out of range; return self."""
@@ -97,6 +103,11 @@ class EngineConfig:
                 raise ValueError(f'{f.name}={value}: above maximum {meta["max"]}')
         if any(not isinstance(t, (int, float)) for t in self.thresholds):
             raise ValueError(f'thresholds={self.thresholds!r}: must be numbers')
+        bad = [t for t in self.thresholds if NEVER_EXIT < t < 0 or t != t]
+        if bad:
+            raise ValueError(f'thresholds={list(self.thresholds)!r}: {bad[0]} is negative; a '
+                             'threshold bounds a consistency distance (>= 0). To never exit '
+                             f'at an exit use DeeR\'s sentinel {NEVER_EXIT:g}')
         if any(int(x) < 0 for x in self.static_layers):
             raise ValueError(f'static_layers={self.static_layers!r}: must be >= 0')
         return self

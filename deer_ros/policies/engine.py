@@ -4,15 +4,21 @@ Per frame: memory control (resident exit) -> vision encoding -> prior guidance (
 skip?) -> segments up to each allowed exit, each preceded by the deadline check -> the policy's
 exit decision -> post guidance (rerun without skipping on disagreement) -> commit the exit taken
 -> compute controller update. Everything decided is written into the returned StepRecord.
+
+Fractions are of the frames actually run: `budget_avg_fraction` targets, per frame, that fraction
+of this frame's full-depth cost (the current instruction's token count sets the layer costs), and
+with a `threshold_solver` (a calibration) the base thresholds are solved for that fraction at the
+current instruction's costs on every reset. The controller's scale returns to 1 when the budget,
+the policy or the thresholds are changed, and is kept across instructions (see docs/policies.md).
 """
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from deer_ros.model.api import Candidate, SegmentModel
+from deer_ros.model.api import Candidate, SegmentModel, full_model_gmacs
 from deer_ros.policies.budget import ComputeController, LatencyModel, MemoryController
 from deer_ros.policies.config import EngineConfig
 from deer_ros.policies.criterion import NEVER_EXIT, consistency_value, should_exit
@@ -20,6 +26,10 @@ from deer_ros.policies.record import CandidateRecord, SkipInfo, StepRecord
 from deer_ros.policies.skipping import (Block, blocks_in, default_static_layers, prior_guidance,
                                         skip_blocks)
 from deer_ros.telemetry import Telemetry, default_memory_source
+
+# (fraction, layer GMACs of the current instruction, head GMAC) -> thresholds per exit
+ThresholdSolver = Callable[[float, Sequence[float], float], List[float]]
+_RESET_ON = ('budget_avg_gflops', 'budget_avg_fraction', 'policy', 'thresholds')
 
 
 @dataclass
@@ -40,12 +50,17 @@ class InferenceEngine:
     """Per-frame inference under the policies of an EngineConfig; see the module docstring."""
 
     def __init__(self, model: SegmentModel, config: EngineConfig,
-                 telemetry: Optional[Telemetry] = None) -> None:
+                 telemetry: Optional[Telemetry] = None,
+                 threshold_solver: Optional[ThresholdSolver] = None) -> None:
         self.model = model
         self.telemetry = telemetry or Telemetry()
         self.config = self._checked(config.validate())
         self._pending: Optional[EngineConfig] = None
-        self.compute = ComputeController(self.config.budget_window)
+        self.compute = ComputeController(self.config.budget_window,
+                                         self.config.budget_scale_max)
+        self.threshold_solver = threshold_solver
+        self._calibrated = list(self.config.thresholds)   # the solver's thresholds apply while
+        self._solved: Optional[List[float]] = None        # cfg.thresholds are these
         self.latency = LatencyModel(self.config.latency_window, self.config.latency_percentile)
         self.memory = MemoryController(self.telemetry.memory)
         self._misses = deque(maxlen=self.config.budget_window)
@@ -62,6 +77,7 @@ class InferenceEngine:
         self._layer_gmacs = [float(x) for x in self.model.layer_gmacs()]
         self._actions.clear()
         self._frame = 0
+        self._solve_thresholds(self._pending or self.config)
 
     def update_config(self, **changes) -> EngineConfig:
         """Validate changes now (ValueError), apply them from the next frame; return the result."""
@@ -71,9 +87,15 @@ class InferenceEngine:
 
     @property
     def full_gflops(self) -> float:
-        """GMAC of the full model: every layer up to the last exit and one head evaluation."""
+        """GMAC of the full model for the current instruction (what a fraction is of)."""
         gmacs = self._layer_gmacs or [float(x) for x in self.model.layer_gmacs()]
-        return float(sum(gmacs[:self.model.exit_layers[-1] + 1]) + self.model.head_gmacs)
+        return full_model_gmacs(gmacs, self.model.exit_layers, self.model.head_gmacs)
+
+    @property
+    def memory_device_index(self) -> int:
+        """NVML index watched by the memory budget: the setting, else the model's cuda:N."""
+        index = (self._pending or self.config).memory_device_index
+        return index if index >= 0 else cuda_index(getattr(self.model, 'device', ''))
 
     def step(self, static: np.ndarray, gripper: Optional[np.ndarray] = None,
              t_received: Optional[float] = None) -> StepRecord:
@@ -115,7 +137,7 @@ class InferenceEngine:
             self._layer_gmacs = [float(x) for x in self.model.layer_gmacs()]
         if (cfg.budget_gpu_memory_mb > 0 or cfg.memory_reserve_mb > 0) and \
                 self.memory.source is None:
-            self.memory.source = default_memory_source(cfg.memory_device_index)
+            self.memory.source = default_memory_source(self.memory_device_index)
         mem = self.memory.update(self.model, self._top_exit(cfg), cfg.budget_gpu_memory_mb,
                                  cfg.memory_reserve_mb, cfg.memory_hysteresis_mb,
                                  cfg.memory_grow_patience, cfg.layer_memory_mb)
@@ -157,8 +179,11 @@ class InferenceEngine:
         gflops = sum(self._layer_gmacs[i] for p in passes for i in p.executed) + \
             head_evals * float(self.model.head_gmacs)
         skip.blocks = list(final.blocks)
-        self.compute.update(gflops, self._compute_target(cfg), self.full_gflops,
+        full, target = self.full_gflops, self._compute_target(cfg)
+        self.compute.update(gflops, target, full,
                             cfg.budget_gain if cfg.policy == 'deer' else 0.0)
+        fraction = cfg.budget_avg_fraction if target and not cfg.budget_avg_gflops > 0 else 0.0
+        saturated = bool(target) and cfg.budget_gain > 0 and self.compute.saturated
         latency_ms = (clock() - t_ref) * 1e3
         missed = cfg.budget_latency_ms > 0 and latency_ms > cfg.budget_latency_ms
         self._misses.append(1.0 if missed else 0.0)
@@ -175,7 +200,10 @@ class InferenceEngine:
             resident_exit=int(self.model.resident_exit), deepest_allowed_exit=deepest,
             gpu_memory_used_mb=float(mem.sample.process_mb), memory_active=mem.sample.active,
             memory_action=mem.action, threshold_scale=self.compute.scale,
-            thresholds=thresholds, candidates=[c for p in passes for c in p.candidates],
+            thresholds=thresholds, full_gflops=full, avg_fraction=self.compute.avg_fraction,
+            budget_avg_gflops=target or 0.0, budget_avg_fraction=fraction,
+            controller_saturated=saturated,
+            candidates=[c for p in passes for c in p.candidates],
             skip=skip, frame_index=self._frame - 1)
 
     # --- one pass over the segments -----------------------------------------------------------
@@ -261,11 +289,23 @@ class InferenceEngine:
 
     def _apply_pending(self) -> EngineConfig:
         if self._pending is not None:
-            self.config, self._pending = self._pending, None
-            self.latency.configure(self.config.latency_window, self.config.latency_percentile)
-            self.compute.window.resize(self.config.budget_window)
-            self._misses = deque(self._misses, maxlen=self.config.budget_window)
+            old, self.config, self._pending = self.config, self._pending, None
+            cfg = self.config
+            self.latency.configure(cfg.latency_window, cfg.latency_percentile)
+            self.compute.resize(cfg.budget_window, cfg.budget_scale_max)
+            self._misses = deque(self._misses, maxlen=cfg.budget_window)
+            if any(getattr(old, name) != getattr(cfg, name) for name in _RESET_ON):
+                self.compute.reset()      # a new budget or new thresholds: start at scale 1
+                self._solve_thresholds(cfg)
         return self.config
+
+    def _solve_thresholds(self, cfg: EngineConfig) -> None:
+        """Base thresholds for a fraction budget at the current instruction's layer costs."""
+        use = (self.threshold_solver is not None and cfg.policy == 'deer'
+               and cfg.budget_avg_fraction > 0 and not cfg.budget_avg_gflops > 0
+               and list(cfg.thresholds) == self._calibrated and bool(self._layer_gmacs))
+        self._solved = self.threshold_solver(cfg.budget_avg_fraction, self._layer_gmacs,
+                                             float(self.model.head_gmacs)) if use else None
 
     def _top_exit(self, cfg: EngineConfig) -> int:
         last = len(self.model.exit_layers) - 1
@@ -289,12 +329,16 @@ class InferenceEngine:
         if cfg.policy != 'deer':
             return []
         n = len(self.model.exit_layers)
-        base = list(cfg.thresholds[:n]) + [NEVER_EXIT] * max(0, n - len(cfg.thresholds))
+        given = self._solved if self._solved is not None else cfg.thresholds
+        base = list(given[:n]) + [NEVER_EXIT] * max(0, n - len(given))
         if full_depth:
             return [NEVER_EXIT] * n
         return self.compute.scaled(base)
 
     def _compute_target(self, cfg: EngineConfig) -> Optional[float]:
+        """The GMAC target in force this frame (a fraction: of this frame's full model)."""
+        if cfg.policy != 'deer':
+            return None
         if cfg.budget_avg_gflops > 0:
             return cfg.budget_avg_gflops
         if cfg.budget_avg_fraction > 0:
@@ -369,6 +413,12 @@ class _Timing:
 
 
 OOM_RECOVERY_FRAMES = 200
+
+
+def cuda_index(device: object) -> int:
+    """Device index of a torch device or its name: 'cuda:1' -> 1; 'cuda', 'cpu', '' -> 0."""
+    name = str(device)
+    return int(name[5:]) if name.startswith('cuda:') and name[5:].isdigit() else 0
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -61,6 +61,11 @@ class StepRecord:
     memory_action: str                  # none | shed | reload | inactive | off | oom_shed
     threshold_scale: float              # compute controller's multiplier on the thresholds
     thresholds: List[float]             # effective thresholds used this frame
+    full_gflops: float = 0.0            # full-depth GMAC of this frame (current instruction)
+    avg_fraction: float = 0.0           # running mean gflops / running mean full_gflops
+    budget_avg_gflops: float = 0.0      # GMAC target in force this frame (0: none)
+    budget_avg_fraction: float = 0.0    # fraction-of-full target in force (0: none)
+    controller_saturated: bool = False  # the compute controller's scale sits at a bound
     candidates: List[CandidateRecord] = field(default_factory=list)
     skip: SkipInfo = field(default_factory=SkipInfo)
     frame_index: int = 0                # frames since reset

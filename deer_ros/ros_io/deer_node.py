@@ -36,6 +36,7 @@ from deer_ros.ros_io.camera_sync import Frame
 from deer_ros.ros_io.control_core import ControlCore, TickOutput
 from deer_ros.ros_io.diagnostics import ERROR, WARN, EventBook, LatencyWindow
 from deer_ros.ros_io.image_codec import ImageDecoder
+from deer_ros.ros_io.instruction import SeenMessages, instruction_reason, message_key, shorten
 from deer_ros.ros_io.node_status import diagnostic_reports
 from deer_ros.ros_io.params import check_changes, declare_all
 from deer_ros.ros_io.settings import NodeSettings, model_reason, validate
@@ -44,6 +45,8 @@ NODE_NAME = 'deer_node'
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 INSTRUCTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
+INSTRUCTION_VOLATILE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                                      durability=DurabilityPolicy.VOLATILE)
 TELEMETRY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 Loader = Callable[[NodeSettings], Any]
 
@@ -68,6 +71,9 @@ class DeerNode(LifecycleNode):
         self.core: Optional[ControlCore] = None
         self.model_error = ''
         self.instruction = ''
+        self.instruction_rejected = ''          # why the last instruction was not accepted
+        self.instructions_received = 0
+        self._instruction_copies = SeenMessages()
         self.last_record: Any = None
         self._camera_subs: List[Any] = []
         self._control_timer: Any = None
@@ -102,8 +108,9 @@ class DeerNode(LifecycleNode):
             messages.InferenceTelemetry, 'telemetry', TELEMETRY_QOS)
         self.pub_diagnostics = self.create_publisher(
             messages.DiagnosticArray, '/diagnostics', 10)
-        self.create_subscription(String, 'instruction', self._on_instruction, INSTRUCTION_QOS,
-                                 callback_group=self._input_group)
+        for qos in (INSTRUCTION_QOS, INSTRUCTION_VOLATILE_QOS):   # latched and plain publishers
+            self.create_subscription(String, 'instruction', self._on_instruction, qos,
+                                     callback_group=self._input_group)
         self.create_service(Trigger, '~/reset', self._on_reset, callback_group=self._input_group)
         self.create_timer(1.0, self._publish_diagnostics, callback_group=self._status_group)
 
@@ -137,10 +144,18 @@ class DeerNode(LifecycleNode):
         stamp = messages.seconds_from_stamp(msg.header.stamp) or now   # zero stamp: receipt
         self.core.add_frame(camera, Frame(image, stamp, now))
 
-    def _on_instruction(self, msg: String) -> None:
+    def _on_instruction(self, msg: String, info: Any) -> None:
+        key = message_key(info)     # two arguments: rclpy passes its MessageInfo
+        if key is not None and self._instruction_copies.seen(key):
+            return      # the same message through the other subscription
+        self.instructions_received += 1
         text = msg.data.strip()
+        self.instruction_rejected = instruction_reason(text, self.settings.instruction.max_chars)
+        if self.instruction_rejected:
+            self.get_logger().warning(f'{self.instruction_rejected}: {shorten(text)!r}')
+            text = ''
         if text != self.instruction:
-            self.get_logger().info(f'instruction: {text!r}' if text else
+            self.get_logger().info(f'instruction: {shorten(text)!r}' if text else
                                    'empty instruction: stop acting')
         self.instruction = text
         if self.core is not None:

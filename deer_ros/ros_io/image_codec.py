@@ -3,6 +3,11 @@
 Uses the ROS 2 cv_bridge when it is installed (vision_opencv); otherwise a numpy converter that
 honours `step` (row padding) and `is_bigendian`. The PyPI `cv-bridge` package is a broken ROS 1
 port and is never used (see ENVIRONMENT.md). Every rejection is a ValueError saying what is wrong.
+
+Compressed images are checked against MAX_SIDE and MAX_COMPRESSED_PIXELS from the size their PNG
+IHDR or JPEG SOF header declares, before anything is decoded: a few hundred kilobytes of PNG can
+declare 20000x20000 pixels (1.2 GB decoded). Other formats are rejected (their size cannot be
+checked first; ROS image_transport's compressed plugin sends PNG or JPEG).
 """
 from typing import Any, Dict, Optional, Tuple
 
@@ -22,6 +27,9 @@ ENCODINGS: Dict[str, Tuple[int, str, Optional[int]]] = {
     '16UC1': (1, 'u2', cv2.COLOR_GRAY2RGB),
 }
 MAX_SIDE = 16384
+MAX_COMPRESSED_PIXELS = 4096 * 4096     # 16.8 MP (48 MB as RGB); a 4K camera is 8.3 MP
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
 def decode_raw(encoding: str, height: int, width: int, step: int, is_bigendian: bool,
@@ -65,11 +73,53 @@ def decode_compressed(format_: str, data: Any) -> np.ndarray:
                            else data, dtype=np.uint8)
     if buffer.size == 0:
         raise ValueError('compressed image has no data')
+    check_compressed_size(format_, buffer.tobytes()[:65536])
     bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError(f'cannot decode compressed image (format {format_!r}, '
                          f'{buffer.size} bytes)')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def declared_size(head: bytes) -> Tuple[str, int, int]:
+    """(kind, width, height) from a PNG IHDR or JPEG SOF header; ValueError if neither."""
+    if head[:8] == PNG_SIGNATURE:
+        if len(head) < 24 or head[12:16] != b'IHDR':
+            raise ValueError('PNG without an IHDR header')
+        return 'png', int.from_bytes(head[16:20], 'big'), int.from_bytes(head[20:24], 'big')
+    if head[:2] == b'\xff\xd8':
+        i = 2
+        while i + 4 <= len(head):
+            if head[i] != 0xFF:
+                raise ValueError('JPEG header is corrupt')
+            marker = head[i + 1]
+            if marker == 0xFF or marker == 0x01 or 0xD0 <= marker <= 0xD7:
+                i += 1 if marker == 0xFF else 2        # fill byte or standalone marker
+                continue
+            length = int.from_bytes(head[i + 2:i + 4], 'big')
+            if marker in _JPEG_SOF:
+                if i + 9 > len(head):
+                    break
+                return ('jpeg', int.from_bytes(head[i + 7:i + 9], 'big'),
+                        int.from_bytes(head[i + 5:i + 7], 'big'))
+            if marker == 0xDA or length < 2:           # image data before any frame header
+                break
+            i += 2 + length
+        raise ValueError('JPEG without a frame (SOF) header in its first 64 KiB')
+    raise ValueError('neither a PNG nor a JPEG header, so its size cannot be checked first')
+
+
+def check_compressed_size(format_: str, head: bytes) -> None:
+    """Raise ValueError unless the declared size is within MAX_SIDE and MAX_COMPRESSED_PIXELS."""
+    try:
+        kind, width, height = declared_size(head)
+    except ValueError as exc:
+        raise ValueError(f'cannot decode compressed image (format {format_!r}): {exc}') from exc
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE) or \
+            width * height > MAX_COMPRESSED_PIXELS:
+        raise ValueError(f'compressed {kind} declares {width}x{height} pixels: over the limit '
+                         f'of {MAX_SIDE} per side and {MAX_COMPRESSED_PIXELS} pixels; not '
+                         'decoded')
 
 
 def _ros2_cv_bridge() -> Any:

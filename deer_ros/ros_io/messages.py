@@ -89,8 +89,12 @@ def telemetry(record: Any, stamp: Time, settings: NodeSettings, num_exits: int,
     msg.total_layers = _clip(total_layers, U16)
     msg.gflops = float(record.gflops)
     msg.avg_gflops = float(record.avg_gflops)
-    msg.budget_avg_gflops = float(settings.budget.avg_gflops)
+    msg.budget_avg_gflops = float(record.budget_avg_gflops)   # the target in force
     msg.threshold_scale = float(record.threshold_scale)
+    msg.full_gflops = float(record.full_gflops)
+    msg.avg_fraction = float(record.avg_fraction)
+    msg.budget_avg_fraction = float(record.budget_avg_fraction)
+    msg.controller_saturated = bool(record.controller_saturated)
     msg.latency_ms = float(record.latency_ms)
     msg.vision_ms = float(record.vision_ms)
     msg.llm_ms = float(record.llm_ms)

@@ -53,24 +53,36 @@ def calibration_path(settings: NodeSettings) -> Optional[pathlib.Path]:
     return None
 
 
-def resolve_thresholds(settings: NodeSettings, num_exits: int, full_gmacs: float,
-                       warnings: List[str]) -> List[float]:
-    """exit.thresholds, else the calibration's for the budget in force, else a flat default."""
+def load_checked_calibration(settings: NodeSettings, num_exits: int) -> Optional[Any]:
+    """The calibration exit.thresholds would come from (None: none, or thresholds given)."""
+    path = calibration_path(settings)
+    if settings.exit.thresholds or path is None:
+        return None
+    if not path.is_file():
+        raise FileNotFoundError(f'model.calibration {str(path)!r} does not exist')
+    from deer_ros.policies.calibration_file import load_calibration
+    calibration = load_calibration(path)
+    if len(calibration.exit_layers) != num_exits:
+        raise ValueError(f'calibration {path} has {len(calibration.exit_layers)} exits, '
+                         f'the model {num_exits}')
+    return calibration
+
+
+def resolve_thresholds(settings: NodeSettings, num_exits: int, model: Any,
+                       calibration: Optional[Any], warnings: List[str]) -> List[float]:
+    """exit.thresholds, else the calibration's for the budget in force, else a flat default.
+
+    A fraction budget is solved at the model's current instruction's layer costs (the engine
+    solves it again for each instruction).
+    """
     if settings.exit.thresholds:
         return list(settings.exit.thresholds)
-    path = calibration_path(settings)
-    if path is not None:
-        if not path.is_file():
-            raise FileNotFoundError(f'model.calibration {str(path)!r} does not exist')
-        from deer_ros.policies.calibration_file import load_calibration
-        calibration = load_calibration(path)
-        if len(calibration.exit_layers) != num_exits:
-            raise ValueError(f'calibration {path} has {len(calibration.exit_layers)} exits, '
-                             f'the model {num_exits}')
+    if calibration is not None:
         budget = settings.budget
-        target = (budget.avg_gflops or budget.avg_fraction * full_gmacs
-                  or 0.5 * calibration.full_gmacs)
-        return calibration.thresholds_for(target)
+        if budget.avg_fraction > 0 and not budget.avg_gflops > 0:
+            return calibration.thresholds_for_fraction(
+                budget.avg_fraction, list(model.layer_gmacs()), float(model.head_gmacs))
+        return calibration.thresholds_for(budget.avg_gflops or 0.5 * calibration.full_gmacs)
     if settings.exit.policy == 'deer':
         warnings.append(f'uncalibrated: exit.thresholds empty and no calibration file; every '
                         f'exit uses {UNCALIBRATED_THRESHOLD}')
@@ -81,6 +93,7 @@ def build_rollout(settings: NodeSettings) -> Any:
     """The SegmentModel: ModelRollout from the checkpoint, or the preset's random weights."""
     m = settings.model
     device = None if m.device == 'auto' else m.device
+    transform = None if m.transform == 'checkpoint' else m.transform
     if m.cpu_threads > 0:
         import torch
         torch.set_num_threads(m.cpu_threads)
@@ -89,16 +102,20 @@ def build_rollout(settings: NodeSettings) -> Any:
         if not path.exists():
             raise FileNotFoundError(f'model.checkpoint {str(path)!r} does not exist (empty = '
                                     'the preset with random weights)')
+        if not path.is_dir():     # an official DeeR .pth needs its tokenizer, CLIP, MPT files
+            raise ValueError(f'model.checkpoint {str(path)!r} is a file; the node loads a '
+                             'checkpoint directory. Convert an official DeeR .pth first: '
+                             'deer-ros convert (docs/official_checkpoints.md)')
         from deer_ros.model.build import rollout_from_checkpoint
         return rollout_from_checkpoint(str(path), device=device, precision=m.precision,
-                                       compile_layers=m.compile)
+                                       compile_layers=m.compile, transform=transform)
     from deer_ros.model.build import rollout_from_preset
     from deer_ros.model.config import PRESETS
     if m.preset not in PRESETS:
         raise ValueError(f'unknown model.preset {m.preset!r}; known: '
                          f'{", ".join(sorted(PRESETS))}')
     return rollout_from_preset(m.preset, seed=m.seed, device=device, precision=m.precision,
-                               compile_layers=m.compile)
+                               compile_layers=m.compile, transform=transform)
 
 
 def engine_for(model: Any, settings: NodeSettings, description: str,
@@ -107,10 +124,11 @@ def engine_for(model: Any, settings: NodeSettings, description: str,
     from deer_ros.policies.engine import InferenceEngine
     warnings = list(warnings or [])
     num_exits = len(model.exit_layers)
-    full = float(sum(list(model.layer_gmacs())[:model.exit_layers[-1] + 1]) + model.head_gmacs)
+    calibration = load_checked_calibration(settings, num_exits)
     config: EngineConfig = engine_config(settings)
-    config.thresholds = resolve_thresholds(settings, num_exits, full, warnings)
-    engine = InferenceEngine(model, config)
+    config.thresholds = resolve_thresholds(settings, num_exits, model, calibration, warnings)
+    solver = calibration.thresholds_for_fraction if calibration is not None else None
+    engine = InferenceEngine(model, config, threshold_solver=solver)
     return LoadedModel(engine, num_exits, int(model.num_layers), description,
                        str(getattr(model, 'device', 'cpu')), warnings, model)
 

@@ -3,6 +3,7 @@ from typing import Any, List
 
 from deer_ros.ros_io.diagnostics import ERROR, WARN, DiagnosticInputs, StatusReport, \
     build_reports
+from deer_ros.ros_io.instruction import shorten
 
 MEMORY_PRESSURE = 0.95   # WARN when GPU memory used exceeds this fraction of the budget
 
@@ -36,6 +37,10 @@ def diagnostic_reports(node: Any, now_s: float) -> List[StatusReport]:
                         f'GPU memory pressure: {record.gpu_memory_used_mb:.0f} MB of '
                         f'{budget:.0f} MB budget', now_s)
     model['gpu_memory_budget_mb'] = settings.budget.gpu_memory_mb
+    if record is not None:
+        _budget(inputs.values['control'], record, events, now_s)
+    if node.instruction_rejected:
+        events.note('inputs', 'instruction_rejected', WARN, node.instruction_rejected, now_s)
     if core is not None:
         active = core.active_since_s is not None
         ok['inputs'] = 'frames and instruction ok' if active else 'inactive: call activate'
@@ -56,7 +61,8 @@ def _inputs(values: dict, core: Any, node: Any, now_s: float) -> None:
     values['rejected_frames'] = core.counts['rejected_frames']
     last = sync.latest_received_s()
     values['last_frame_age_s'] = (now_s - last) if last is not None else 'never'
-    values['instruction'] = core.instruction or '(none)'
+    values['instruction'] = shorten(core.instruction) or '(none)'
+    values['instructions_received'] = node.instructions_received
     values['image_decoder'] = node.decoder.backend
     values['image_transport'] = node.settings.image_transport
 
@@ -76,3 +82,20 @@ def _control(values: dict, core: Any, node: Any) -> None:
         values['avg_gflops'] = float(record.avg_gflops)
         values['threshold_scale'] = float(record.threshold_scale)
     values['dry_run'] = node.settings.dry_run
+
+
+def _budget(values: dict, record: Any, events: Any, now_s: float) -> None:
+    """Compute budget figures; WARN while the controller sits at a bound of its scale."""
+    values['full_gflops'] = float(record.full_gflops)
+    values['avg_fraction'] = float(record.avg_fraction)
+    values['budget_avg_gflops'] = float(record.budget_avg_gflops)
+    values['budget_avg_fraction'] = float(record.budget_avg_fraction)
+    values['controller_saturated'] = bool(record.controller_saturated)
+    if record.controller_saturated:
+        events.note('control', 'budget', WARN,
+                    f'compute budget not met: controller saturated at threshold_scale '
+                    f'{record.threshold_scale:.4g}; average {record.avg_gflops:.5g} GMAC '
+                    f'({100 * record.avg_fraction:.1f}% of full) vs target '
+                    f'{record.budget_avg_gflops:.5g} GMAC'
+                    + (f' ({100 * record.budget_avg_fraction:.1f}%)'
+                       if record.budget_avg_fraction > 0 else ''), now_s)

@@ -60,6 +60,11 @@ class ModelSettings:
         'fp32', 'Autocast dtype of the model: fp32, fp16, bf16, or amp (fp16 on CUDA, fp32 on '
                 'CPU). fp16/bf16 halve activation traffic on a GPU; on a CPU they are slower',
         choices=('fp32', 'fp16', 'bf16', 'amp'))
+    transform: str = setting(
+        'checkpoint', "Image resize: checkpoint = the one the checkpoint was trained with "
+                      "(official DeeR: pil), pil = open_clip's eval transform exactly (PIL "
+                      "bicubic), torch = torch's bicubic (faster; 1-2 levels off PIL, see "
+                      "docs/official_checkpoints.md)", choices=('checkpoint', 'pil', 'torch'))
     compile: bool = setting(
         False, 'Compile each language-model layer with torch.compile (fused kernels, fewer '
                'launches; outputs checked against eager by deer-ros bench fastpath --compile). '
@@ -115,10 +120,24 @@ class BudgetSettings:
     """Compute, latency and memory budgets the engine keeps (0 = none)."""
 
     avg_gflops: float = engine_setting('budget_avg_gflops')
-    avg_fraction: float = engine_setting('budget_avg_fraction')
+    avg_fraction: float = engine_setting(
+        'budget_avg_fraction', 'Target average LLM compute as a fraction of the full model of '
+                               'the frames actually run (each frame: the current '
+                               "instruction's full-depth cost); 0 = off; ignored when "
+                               'budget.avg_gflops is set')
+    gain: float = engine_setting('budget_gain')
     latency_ms: float = engine_setting('budget_latency_ms')
     gpu_memory_mb: float = engine_setting('budget_gpu_memory_mb')
     memory_reserve_mb: float = engine_setting('memory_reserve_mb')
+
+
+@dataclass(frozen=True)
+class InstructionSettings:
+    """Limits of the instruction input."""
+
+    max_chars: int = setting(1000, 'Longest instruction acted on; a longer one is rejected (the '
+                                   'node stops acting and says why in /diagnostics)',
+                             unit='characters', min=1, max=1000000, live=True)
 
 
 @dataclass(frozen=True)
@@ -186,6 +205,7 @@ class NodeSettings:
     exit: ExitSettings = group(ExitSettings)
     skip: SkipSettings = group(SkipSettings)
     budget: BudgetSettings = group(BudgetSettings)
+    instruction: InstructionSettings = group(InstructionSettings)
     safety: SafetySettings = group(SafetySettings)
     action: ActionSettings = group(ActionSettings)
     twist: TwistSettings = group(TwistSettings)

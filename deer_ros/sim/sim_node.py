@@ -11,13 +11,16 @@ Services:
     ~/reset                   std_srvs/Trigger: abort the episode, start the next scheduled one
 
 One accepted action = one simulation step (see deer_ros.sim.session for the stamp gate). Hold
-commands (hold=True) never step the sim. The logic lives in MetaWorldSim / session; this node
-only wires parameters, topics and the service.
+commands (hold=True) never step the sim. Every episode_status after a step carries the applied
+ActionCommand's header.stamp in `action_stamp` (zero after a reset), so observers count the
+actions the robot applied, not the answers deer_node sent (some are dropped as stale). The
+logic lives in MetaWorldSim / session; this node only wires parameters, topics and the service.
 """
 from dataclasses import dataclass, field, fields
 from typing import List, Optional
 
 import numpy as np
+from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
@@ -106,6 +109,7 @@ class SimNode(Node):
         self._last_obs: Optional[Observation] = None
         self._last_reward = 0.0
         self._last_publish_ns = 0
+        self._action_stamp = Time()          # stamp of the action applied last (zero: none)
         self.pub_static = self.create_publisher(Image, 'camera/static/image_raw',
                                                 qos_profile_sensor_data)
         self.pub_gripper = self.create_publisher(Image, 'camera/gripper/image_raw',
@@ -126,6 +130,7 @@ class SimNode(Node):
         plan = self.schedule.next()
         self._last_obs = self.sim.reset(plan.task, plan.seed)
         self.episode_index, self.running, self._last_reward = plan.index, True, 0.0
+        self._action_stamp = Time()
         self.pub_instruction.publish(String(data=self._last_obs.instruction))
         self.get_logger().info(f'episode {plan.index}: {plan.task} seed {plan.seed} '
                                f'"{self._last_obs.instruction}"')
@@ -150,6 +155,7 @@ class SimNode(Node):
             self.get_logger().warning('action clipped to [-1, 1] model units',
                                       throttle_duration_sec=5.0)
         self._last_obs, self._last_reward = result.observation, result.reward
+        self._action_stamp = msg.header.stamp
         self.gate.new_state()
         if result.done:
             self.running = False
@@ -198,6 +204,7 @@ class SimNode(Node):
         msg.task, msg.instruction = self.sim.spec.env_name, self.sim.spec.instruction
         msg.episode, msg.step, msg.max_steps = (max(self.episode_index, 0), self.sim.steps,
                                                 self.sim.max_steps)
+        msg.action_stamp = self._action_stamp
         msg.success, msg.done, msg.reward = (self.sim.success, self.sim.done or aborted,
                                              float(self._last_reward))
         self.pub_status.publish(msg)

@@ -15,8 +15,10 @@ def test_suite_has_baseline_fixed_exits_deer_online_and_skip_at_each_budget():
     names = [c.name for c in suite]
     assert names[0] == 'full' and [f'fixed-{k}' for k in range(5)] == names[1:6]
     assert {'deer-0.25', 'online-0.25', 'deer-0.5', 'online-0.5', 'skip'} <= set(names)
-    online = select(suite, ['online-0.5'])[0]
-    assert online.engine['budget_avg_gflops'] == 0.5
+    online, deer = select(suite, ['online-0.5', 'deer-0.5'])
+    assert online.engine['budget_avg_fraction'] == 0.5, 'a fraction, not a fixed GMAC number'
+    assert 'budget_avg_gflops' not in online.engine
+    assert deer.engine['budget_avg_fraction'] == 0.5 and deer.engine['budget_gain'] == 0.0
     assert online.engine['thresholds'] == [0.5] * 5 + [1e8]
 
 

@@ -1,21 +1,28 @@
 """A short closed-loop episode over real rclpy: sim_node + deer_node subprocesses (tiny preset)."""
 import pytest
 
-from deer_ros.evaluation.graph import ClosedLoopGraph
+from deer_ros.evaluation.graph import ClosedLoopGraph, stamp_ns
 from deer_ros.evaluation.graph_params import GraphConfig
 
 pytestmark = pytest.mark.ros
 
 
 def test_sim_node_and_deer_node_close_the_loop_until_done(tmp_path):
+    # sim_node republishes the unchanged state every 10 ms and deer_node ticks at 100 Hz, so
+    # deer_node answers republished frames of a state the sim has already stepped past; the sim
+    # drops those answers as stale. Only the applied ones are actions.
     cfg = GraphConfig(tasks=('reach-v3',), episodes_per_task=1, max_steps=5, image_size=64,
-                      engine={'policy': 'fixed', 'fixed_exit': 1})
+                      engine={'policy': 'fixed', 'fixed_exit': 1}, control_rate_hz=100.0,
+                      idle_publish_rate_hz=100.0)
     graph = ClosedLoopGraph(cfg, tmp_path, capture_episode=0)
     episodes = graph.run()
     assert len(episodes) == 1
     ep = episodes[0]
     assert ep.done and ep.task == 'reach-v3' and ep.steps == 5
-    assert len(ep.telemetry) == 5, 'one telemetry message per applied action'
+    assert sorted(ep.applied) == [1, 2, 3, 4, 5], 'episode_status names each applied action'
+    assert len(ep.telemetry) == 5, f'one telemetry per applied action ({ep.answers} answers)'
+    assert [stamp_ns(m.header.stamp) for m in ep.telemetry] == \
+        [ep.applied[k] for k in sorted(ep.applied)], 'joined by the applied stamp, bit for bit'
     assert all(m.exit_index == 1 and m.layers_executed == 4 for m in ep.telemetry)
     assert ep.frames and ep.frames[0].shape == (64, 64, 3)
     assert graph.exit_codes == {'sim_node': 0, 'deer_node': 0}, graph.log_tail('deer_node')

@@ -16,6 +16,7 @@ from deer_ros.model.adapters import SkipAdapter
 from deer_ros.model.build import rollout_from_checkpoint
 from deer_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from deer_ros.model.official import load_official
+from deer_ros.model.official_config import ConfigError
 
 HEAD_FIELDS = {'dropout_mode': 'layerwise', 'mlp_layernorm': True, 'lstm_layernorm': True,
                'mlp_num_hidden_layers': 2, 'lstm_num_layers': 4, 'pooling': 'max',
@@ -30,7 +31,8 @@ def _pose(rollout):
     return rollout.candidate(frame, rollout.exit_layers[-1]).pose
 
 
-def _write_official(tmp_path, state, with_old_blocks=True, drop=(), extra=None):
+def _write_official(tmp_path, state, with_old_blocks=True, drop=(), extra=None,
+                    fields=None):
     """DeeR .pth + CLIP + base MPT files in the released layout, from our state dict."""
     deer, clip, mpt = {}, {'text_projection': torch.zeros(2, 2),
                            'logit_scale': torch.zeros(())}, {}
@@ -49,7 +51,8 @@ def _write_official(tmp_path, state, with_old_blocks=True, drop=(), extra=None):
                 deer[f'module.lang_encoder.gated_cross_attn_layers.{layer}.{rest}'] = value
     wte = state['lang_encoder.transformer.wte.weight']
     mpt['transformer.wte.weight'] = torch.zeros(wte.shape[0] + 7, wte.shape[1])  # larger vocab
-    mpt['transformer.blocks.12.ln_1.weight'] = torch.ones(wte.shape[1])    # beyond kept layers
+    beyond = 1 + max(int(k.split('.')[3]) for k in state if '.decoder_layer.' in k)
+    mpt[f'transformer.blocks.{beyond}.ln_1.weight'] = torch.ones(wte.shape[1])  # not kept
     mpt['transformer.norm_f.weight'] = torch.ones(wte.shape[1])
     deer['module.lm_head.actions.mlp.1.weight'] = torch.zeros(3, 3)       # aux heads: unused
     deer.update(extra or {})
@@ -57,7 +60,7 @@ def _write_official(tmp_path, state, with_old_blocks=True, drop=(), extra=None):
         del deer[key]
     paths = {'deer': tmp_path / 'deer.pth', 'clip': tmp_path / 'clip.bin',
              'mpt': tmp_path / 'mpt'}
-    torch.save({**HEAD_FIELDS, 'model_state_dict': deer, 'optimizer_state_dict': {}},
+    torch.save({**(fields or HEAD_FIELDS), 'model_state_dict': deer, 'optimizer_state_dict': {}},
                paths['deer'])
     torch.save(clip, paths['clip'])
     paths['mpt'].mkdir()
@@ -113,8 +116,9 @@ def test_official_layout_loads_strictly_and_reproduces_actions(tmp_path):
     for key, value in rollout.model.state_dict().items():
         torch.testing.assert_close(theirs[key], value, rtol=0, atol=0, msg=key)
     from deer_ros.model.rollout import ModelRollout
-    np.testing.assert_allclose(_pose(ModelRollout(loaded.model, loaded.tokenizer, 'cpu')),
-                               _pose(rollout), atol=1e-6)
+    assert loaded.model.cfg.vision.transform == 'pil'          # official: open_clip's resize
+    same = ModelRollout(loaded.model, loaded.tokenizer, 'cpu', transform='torch')
+    np.testing.assert_allclose(_pose(same), _pose(rollout), atol=1e-6)
 
 
 def test_official_precedence_deer_over_openflamingo_over_base(tmp_path):
@@ -154,14 +158,16 @@ def test_official_missing_wrong_shape_and_unexpected_keys_are_reported(tmp_path)
     assert 'deer:module.something.unknown' in _load(paths).report.unexpected
 
 
-def test_official_head_layout_read_from_saved_fields(tmp_path):
+def test_official_head_fields_that_contradict_the_tensors_are_one_error(tmp_path):
     rollout = make_tiny(seed=14)
     paths = _write_official(tmp_path, rollout.model.state_dict())
     blob = torch.load(paths['deer'], weights_only=True)
-    blob['lstm_layernorm'] = False            # plain nn.LSTM expects rnn.weight_ih_l0 ...
+    blob['lstm_layernorm'] = False            # the tensors are a LayerNorm-LSTM's
     torch.save(blob, paths['deer'])
-    with pytest.raises(CheckpointError, match='extra_exit.rnn.weight_ih_l0'):
+    with pytest.raises(ConfigError, match=r'head.lstm_layernorm: False from DeeR .pth fields '
+                                          r'.*True from DeeR .pth tensors'):
         _load(paths)
+    assert _load(paths, overrides={'head.lstm_layernorm': True}).report.ok
 
 
 def test_official_max_exit_builds_only_needed_layers(tmp_path):

@@ -64,3 +64,12 @@ def test_low_precision_layernorm_runs_in_autocast_dtype():
     with torch.autocast('cpu', dtype=torch.bfloat16):
         assert block.ln_1(x).dtype == torch.bfloat16
     assert block.ln_1(x).dtype == torch.float32
+
+
+def test_alibi_slope_styles_differ_only_for_non_power_of_two_heads():
+    for n_heads in (4, 16, 32):
+        torch.testing.assert_close(alibi_slopes(n_heads, 8, 'mosaic_gpt'), alibi_slopes(n_heads))
+    # MPT-1B's MosaicGPT code (DeeR 3B): 2^-(h * 8 / H); llm-foundry interleaves instead
+    expected = 1.0 / 2.0 ** (torch.arange(1, 7, dtype=torch.float32) * 8 / 6)
+    torch.testing.assert_close(alibi_slopes(6, 8, 'mosaic_gpt'), expected)
+    assert not torch.allclose(alibi_slopes(6, 8, 'mosaic_gpt'), alibi_slopes(6, 8, 'mpt'))

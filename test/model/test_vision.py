@@ -10,15 +10,24 @@ from deer_ros.model.config import VisionConfig
 from deer_ros.model.vision import VisionEncoder, preprocess
 
 
+@pytest.mark.parametrize('shape', [(200, 200), (84, 84), (480, 640), (640, 480), (224, 224)])
+def test_exact_transform_equals_open_clip_eval_transform_bit_for_bit(shape):
+    cfg = VisionConfig(transform='pil')       # DeeR's: 224 px, CLIP mean/std
+    image = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    theirs = image_transform(224, is_train=False)(Image.fromarray(image))
+    assert torch.equal(preprocess(image, cfg)[0], theirs)
+    assert torch.equal(preprocess(image, VisionConfig(), transform='pil')[0], theirs)
+
+
 @pytest.mark.parametrize('shape', [(200, 200), (84, 84), (120, 90), (30, 50)])
-def test_preprocess_matches_open_clip_eval_transform(shape):
-    cfg = VisionConfig(image_size=64)
+def test_fast_transform_is_within_two_levels_of_open_clip(shape):
+    cfg = VisionConfig(image_size=64, transform='torch')
     image = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
     ours = preprocess(image, cfg)[0]
     theirs = image_transform(64, is_train=False)(Image.fromarray(image))
-    diff = (ours - theirs).abs()
-    # PIL's fixed-point bicubic and ours differ by at most one uint8 level (1/255/std)
-    assert diff.mean() < 1e-3 and diff.max() < 0.016
+    levels = ((ours - theirs) * torch.tensor(cfg.std).view(3, 1, 1) * 255).abs().round()
+    # torch's bicubic and PIL's fixed-point one differ by 1-2 uint8 levels on some pixels
+    assert levels.max() <= 2 and levels.mean() < 0.5
 
 
 def test_patch_tokens_are_pre_ln_post_without_cls():

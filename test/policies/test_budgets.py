@@ -157,3 +157,35 @@ def test_trace_memory_source_and_running_percentile():
     for x in [5, 1, 2, 3, 4]:
         p.add(x)
     assert p.value() == 4.0 and len(p) == 4
+
+
+def test_memory_budget_watches_the_models_gpu_unless_told_otherwise():
+    import torch
+    model = ExampleModel()
+    model.device = torch.device('cuda:1')            # what ModelRollout reports on cuda:1
+    full = EngineConfig(policy='full')
+    assert InferenceEngine(model, full).memory_device_index == 1
+    explicit = EngineConfig(policy='full', memory_device_index=0)
+    assert InferenceEngine(model, explicit).memory_device_index == 0
+    assert InferenceEngine(ExampleModel(), full).memory_device_index == 0
+
+
+def test_controller_returns_to_scale_one_when_thresholds_or_budget_change():
+    model = ExampleModel()
+    engine = InferenceEngine(model, EngineConfig(thresholds=[1e-4] * 5, budget_avg_gflops=0.1),
+                             Telemetry(clock=model.clock))
+    engine.reset('task')
+    frames = example_frames(200, seed=3)
+    records = [engine.step(f) for f in frames[:150]]
+    assert records[-1].controller_saturated
+    assert records[-1].threshold_scale == pytest.approx(1000.0)
+    engine.update_config(thresholds=[1e-3] * 5)
+    after = engine.step(frames[150])
+    assert after.thresholds[:5] == pytest.approx([1e-3] * 5), 'used at scale 1'
+    assert not after.controller_saturated and after.threshold_scale < 1.5
+    records = [engine.step(f) for f in frames[151:199]]
+    assert records[-1].threshold_scale > 10.0
+    engine.update_config(budget_avg_gflops=0.0)
+    off = engine.step(frames[199])
+    assert off.thresholds[:5] == pytest.approx([1e-3] * 5)
+    assert off.threshold_scale == 1.0 and off.budget_avg_gflops == 0.0

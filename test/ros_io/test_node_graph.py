@@ -118,7 +118,8 @@ def test_configure_fails_on_a_missing_checkpoint_and_stays_unconfigured(ros_grap
 
 
 def test_live_budget_change_lowers_layers_and_bad_values_are_rejected(ros_graph, deer):
-    node = deer({'exit.policy': 'deer', 'exit.thresholds': [1e-4] * 5,
+    # thresholds the bounded controller (scale <= 1000) can bring to the budget
+    node = deer({'exit.policy': 'deer', 'exit.thresholds': [1e-3] * 5,
                  'control_rate_hz': 40.0})
     out = outputs(ros_graph)
     camera = CameraPlayer(ros_graph)
@@ -134,6 +135,7 @@ def test_live_budget_change_lowers_layers_and_bad_values_are_rejected(ros_graph,
     after = [t.layers_executed for t in out['telemetry'][-30:]]
     assert sum(after) / len(after) < sum(before) / len(before) - 3, (before, after)
     assert out['telemetry'][-1].budget_avg_gflops == 4.0
+    assert not out['telemetry'][-1].controller_saturated
     bad = set_params(ros_graph, {'control_rate_hz': 5000.0})
     assert not bad[0].successful and bad[0].reason
     wrong = set_params(ros_graph, {'exit.policy': 'sometimes'})

@@ -131,3 +131,19 @@ def test_model_precision_and_compile_reach_the_rollout():
     plain = build_rollout(S.from_flat({'model.device': 'cpu'}))
     assert plain.precision == 'fp32'
     assert all(fn is block for fn, block in zip(plain._layer_fns, plain.model.blocks))
+
+
+def test_model_transform_reaches_the_rollout():
+    from deer_ros.ros_io.model_loader import build_rollout
+    default = build_rollout(S.from_flat({'model.device': 'cpu'}))
+    assert default.transform == default.config.vision.transform == 'torch'   # as trained
+    exact = build_rollout(S.from_flat({'model.device': 'cpu', 'model.transform': 'pil'}))
+    assert exact.transform == 'pil'
+
+
+def test_an_official_pth_given_to_the_node_asks_for_convert(tmp_path):
+    from deer_ros.ros_io.model_loader import build_rollout
+    pth = tmp_path / 'deer.pth'
+    pth.write_bytes(b'not read')
+    with pytest.raises(ValueError, match='deer-ros convert'):
+        build_rollout(S.from_flat({'model.device': 'cpu', 'model.checkpoint': str(pth)}))

@@ -1,5 +1,6 @@
 """sim_node over real rclpy topics: cameras, instruction, action-driven stepping, episodes."""
 import pytest
+from builtin_interfaces.msg import Time
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -57,7 +58,10 @@ def test_sim_node_serves_cameras_steps_on_actions_and_cycles_episodes(ros_graph)
     pub.publish(_action(stamp))                              # stale: computed from old frame
     ros_graph.spin_for(0.3)
     assert sim.sim.steps == 1
-    assert any(m.step == 1 and not m.done for m in status)
+    first = [m for m in status if m.step == 1 and not m.done]
+    assert first and all(m.action_stamp == stamp for m in first), \
+        'episode_status echoes the applied action stamp, bit for bit'
+    assert all(m.action_stamp == Time() for m in status if m.step == 0), 'zero after reset'
 
     for _ in range(2):                                       # reach max_steps = 3
         steps = sim.sim.steps
@@ -70,6 +74,7 @@ def test_sim_node_serves_cameras_steps_on_actions_and_cycles_episodes(ros_graph)
     assert (done.step, done.max_steps, done.success, done.episode) == (3, 3, False, 0)
     ros_graph.spin_until(lambda: status[-1].episode == 1 and status[-1].step == 0, 5,
                          'next episode')
+    assert done.action_stamp == stamp and status[-1].action_stamp == Time()
 
     reset = client.create_client(Trigger, '/sim_node/reset')
     assert reset.wait_for_service(timeout_sec=5.0)
