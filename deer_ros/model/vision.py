@@ -48,12 +48,11 @@ def preprocess(image: np.ndarray, cfg: VisionConfig,
 
 def preprocess_batch(images: Sequence[np.ndarray], cfg: VisionConfig,
                      device: Optional[torch.device] = None,
-                     uint8_kernel: bool = True, transform: Optional[str] = None) -> torch.Tensor:
+                     transform: Optional[str] = None) -> torch.Tensor:
     """N same-sized (H, W, 3) uint8 RGB images -> (N, 3, S, S) float32 in one pass.
 
     The uint8 pixels go to the device first (4x less to copy than floats); resize, crop and
     normalisation run there, batched. Images of different sizes are processed one by one.
-    uint8_kernel=False resizes in float (the pre-fast-path code, kept for side-by-side timing).
     transform as in preprocess; 'pil' resizes on the CPU with PIL before the copy.
     """
     for image in images:
@@ -64,13 +63,13 @@ def preprocess_batch(images: Sequence[np.ndarray], cfg: VisionConfig,
     if (transform or cfg.transform) == 'pil':
         images = [pil_resize_crop(image, cfg.image_size) for image in images]
     if len({image.shape for image in images}) > 1:
-        return torch.cat([preprocess_batch([image], cfg, device, uint8_kernel, 'torch')
+        return torch.cat([preprocess_batch([image], cfg, device, 'torch')
                           for image in images])
     batch = np.stack(images) if len(images) > 1 else images[0][None]
     if not batch.flags.writeable or not batch.flags.c_contiguous:
         batch = np.array(batch)                              # torch wants writable memory
     x = torch.from_numpy(batch).to(device)
-    x = x.permute(0, 3, 1, 2) if uint8_kernel else x.permute(0, 3, 1, 2).float()
+    x = x.permute(0, 3, 1, 2)
     x = resize_crop(x, cfg.image_size).float()                # (N, 3, S, S) in 0..255
     mean = torch.tensor(cfg.mean, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(cfg.std, device=x.device).view(1, 3, 1, 1)
