@@ -20,7 +20,7 @@ import numpy as np
 
 from deer_ros.model.api import Candidate, SegmentModel, full_model_gmacs
 from deer_ros.policies.budget import ComputeController, LatencyModel, MemoryController
-from deer_ros.policies.config import EngineConfig
+from deer_ros.policies.config import EngineConfig, fit_problem
 from deer_ros.policies.criterion import NEVER_EXIT, consistency_value, should_exit
 from deer_ros.policies.record import CandidateRecord, SkipInfo, StepRecord
 from deer_ros.policies.segment_timing import SegmentTiming
@@ -55,7 +55,7 @@ class InferenceEngine:
                  threshold_solver: Optional[ThresholdSolver] = None) -> None:
         self.model = model
         self.telemetry = telemetry or Telemetry()
-        self.config = self._checked(config.validate())
+        self.config = self._checked(config)
         self._pending: Optional[EngineConfig] = None
         self.compute = ComputeController(self.config.budget_window,
                                          self.config.budget_scale_max)
@@ -279,15 +279,9 @@ class InferenceEngine:
 
     # --- helpers ------------------------------------------------------------------------------
     def _checked(self, cfg: EngineConfig) -> EngineConfig:
-        n_exits, n_layers = len(self.model.exit_layers), int(self.model.num_layers)
-        allowed = n_exits if cfg.max_exit < 0 else min(cfg.max_exit + 1, n_exits)
-        if cfg.policy == 'deer' and len(cfg.thresholds) < allowed - 1:
-            raise ValueError(f'policy deer needs {allowed - 1} thresholds (one per exit '
-                             f'before the deepest allowed), got {len(cfg.thresholds)}')
-        if cfg.fixed_exit >= n_exits or cfg.max_exit >= n_exits:
-            raise ValueError(f'fixed_exit/max_exit must be < {n_exits} exits')
-        if any(int(s) >= n_layers for s in cfg.static_layers):
-            raise ValueError(f'static_layers must be < num_layers={n_layers}')
+        problem = fit_problem(cfg, len(self.model.exit_layers), int(self.model.num_layers))
+        if problem is not None:
+            raise ValueError(f'{problem[0]}: {problem[1]}')
         return cfg
 
     def _apply_pending(self) -> EngineConfig:
