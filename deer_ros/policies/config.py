@@ -12,8 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 from deer_ros.policies.criterion import NEVER_EXIT
-
-POLICIES = ('deer', 'fixed', 'full')
+from deer_ros.policies.kinds import CRITERIA, POLICIES, Criterion, Policy
 
 
 def _field(default: Any, description: str, unit: str = '', min: Optional[float] = None,
@@ -28,10 +27,10 @@ def _field(default: Any, description: str, unit: str = '', min: Optional[float] 
 class EngineConfig:
     """Settings of InferenceEngine. Units are in the names where they have one."""
 
-    policy: str = _field('deer', "exit policy: 'deer' dynamic early exit, 'fixed' exit, 'full'",
-                         choices=POLICIES)
-    criterion: str = _field('rms', "DeeR consistency measure over the 6 pose values",
-                            choices=('rms', 'mean', 'max'))
+    policy: Policy = _field(
+        'deer', "exit policy: 'deer' dynamic early exit, 'fixed' exit, 'full'", choices=POLICIES)
+    criterion: Criterion = _field('rms', "DeeR consistency measure over the 6 pose values",
+                                  choices=CRITERIA)
     thresholds: Tuple[float, ...] = _field(
         (), 'DeeR threshold per exit (exit iff value <= threshold); the deepest allowed exit '
         'always fires', unit='pose units')
