@@ -3,6 +3,9 @@
 The policies decide how far to run; this class only executes what it is asked, keeps every
 layer output of the current frame, evaluates the shared head without side effects, and moves
 layers on and off the device for the memory cap.
+
+About 330 lines: execution, head state, costs and residency all act on the same layers and
+committed state, so they stay one class.
 """
 import time
 from dataclasses import dataclass, field

@@ -10,6 +10,9 @@ of this frame's full-depth cost (the current instruction's token count sets the 
 with a `threshold_solver` (a calibration) the base thresholds are solved for that fraction at the
 current instruction's costs on every reset. The controller's scale returns to 1 when the budget,
 the policy or the thresholds are changed, and is kept across instructions (see docs/policies.md).
+
+Longer than ~300 lines because one frame's passes share the engine's state; what stands apart
+already lives apart (criterion, skipping, budget controllers, segment_timing, record).
 """
 import math
 from collections import deque
