@@ -44,11 +44,8 @@ class ReferenceRollout(ModelRollout):
             if isinstance(module, MosaicAttention):
                 module.sdpa = False
 
-    @torch.no_grad()
-    def encode(self, static: np.ndarray, gripper: Optional[np.ndarray] = None) -> Frame:
+    def _encode_images(self, static: np.ndarray, gripper: Optional[np.ndarray]) -> Frame:
         """Each camera through encode_media on its own; prompt embedded and biased afresh."""
-        if self._ids is None:
-            raise RuntimeError('call reset(instruction) before encode()')
         vcfg = self.config.vision
         with self._autocast():
             static_px, gripper_px = (

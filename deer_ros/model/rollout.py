@@ -155,12 +155,13 @@ class ModelRollout:
     # -- execution -------------------------------------------------------------------------
     @torch.no_grad()
     def encode(self, static: np.ndarray, gripper: Optional[np.ndarray] = None) -> Frame:
-        """Vision encoder + perceiver on (H, W, 3) uint8 RGB images; embeds the prompt.
-
-        Both cameras go through one vision + perceiver call; the prompt tensors are cached.
-        """
+        """Vision encoder + perceiver on (H, W, 3) uint8 RGB images; embeds the prompt."""
         if self._ids is None:
             raise RuntimeError('call reset(instruction) before encode()')
+        return self._encode_images(static, gripper)
+
+    def _encode_images(self, static: np.ndarray, gripper: Optional[np.ndarray]) -> Frame:
+        """Both cameras in one vision + perceiver call; the prompt tensors are cached."""
         images = [static] if gripper is None else [static, gripper]
         with self._autocast():
             pixels = preprocess_batch(images, self.config.vision, self.device,
