@@ -1,9 +1,10 @@
 """Benchmark 5: the per-frame fast path, before vs after, in one run on the same weights.
 
-Two rollouts of the same preset and seed: `fast_path=False` (one vision call per camera,
-prompt embedding and bias recomputed each frame, explicit-softmax attention, oneDNN LSTM on CPU,
-two read-backs per head) and `fast_path=True` (both cameras batched, cached prompt tensors, SDPA,
-native single-step LSTM on CPU, one read-back). Optionally a third with torch.compile per layer.
+Two rollouts of the same preset and seed: `bench.reference.ReferenceRollout` (one vision call
+per camera, prompt embedding and bias recomputed each frame, explicit-softmax attention, oneDNN
+LSTM on CPU, two read-backs per head) and the production `ModelRollout` (both cameras batched,
+cached prompt tensors, SDPA, native single-step LSTM on CPU, one read-back). Optionally a third
+with torch.compile per layer.
 Frames alternate between them; each frame runs vision, every layer and DeeR's worst case of
 head checks (layer 0 + every exit). Outputs are compared, so "faster" never means "different".
 """
@@ -56,9 +57,9 @@ def _frame(rollout: Any, timer: PhaseTimer, images: List[Any]) -> Dict[str, Any]
 def run_fastpath(cfg: FastPathConfig) -> Dict[str, Any]:
     """Time the variants alternately; returns a JSON-ready result."""
     threads = set_threads(cfg.threads)
-    variants = {'before': dict(fast_path=False), 'after': dict(fast_path=True)}
+    variants: Dict[str, Dict[str, Any]] = {'before': dict(reference=True), 'after': {}}
     if cfg.compile:
-        variants['after+compile'] = dict(fast_path=True, compile_layers=True)
+        variants['after+compile'] = dict(compile_layers=True)
     rollouts = {name: bench_rollout(cfg.preset, cfg.overrides, cfg.seed, cfg.device,
                                     cfg.precision, **kw) for name, kw in variants.items()}
     images = camera_images(2, cfg.image_height, cfg.image_width, cfg.seed)

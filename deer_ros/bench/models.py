@@ -64,14 +64,22 @@ def bench_config(preset_name: str, overrides: Optional[Dict[str, str]] = None) -
 
 
 def bench_rollout(preset_name: str, overrides: Optional[Dict[str, str]] = None, seed: int = 0,
-                  device: str = 'cpu', precision: str = 'fp32', **rollout_kwargs: Any) -> Any:
-    """A ModelRollout with random weights for a preset (plus overrides), reset to INSTRUCTION."""
+                  device: str = 'cpu', precision: str = 'fp32', reference: bool = False,
+                  **rollout_kwargs: Any) -> Any:
+    """A ModelRollout with random weights for a preset (plus overrides), reset to INSTRUCTION.
+
+    reference: the pre-fast-path code (bench.reference.ReferenceRollout), same weights.
+    """
     from deer_ros.model.build import build_model
     from deer_ros.model.rollout import ModelRollout
     from deer_ros.model.tokenizer import load_tokenizer
+    kind = ModelRollout
+    if reference:
+        from deer_ros.bench.reference import ReferenceRollout
+        kind = ReferenceRollout
     cfg = bench_config(preset_name, overrides)
-    rollout = ModelRollout(build_model(cfg, seed), load_tokenizer(), device=device,
-                           precision=precision, **rollout_kwargs)
+    rollout = kind(build_model(cfg, seed), load_tokenizer(), device=device,
+                   precision=precision, **rollout_kwargs)
     rollout.reset(INSTRUCTION)
     return rollout
 

@@ -10,8 +10,10 @@ from typing import Any, Optional, Tuple
 
 import torch
 
+from deer_ros.model.checkpoint import is_our_checkpoint, load_adapters, load_checkpoint
 from deer_ros.model.config import DeerConfig, preset
 from deer_ros.model.flamingo import DeerVLA
+from deer_ros.model.official import load_official
 from deer_ros.model.rollout import ModelRollout
 from deer_ros.model.tokenizer import load_tokenizer
 
@@ -75,7 +77,6 @@ def rollout_from_checkpoint(path: str, device: Optional[str] = None, precision: 
     model, tokenizer = load_any(path, max_exit=max_exit, **official)
     rollout = ModelRollout(model, tokenizer, device=device, precision=precision,
                            compile_layers=compile_layers, transform=transform)
-    from deer_ros.model.checkpoint import is_our_checkpoint, load_adapters
     if is_our_checkpoint(pathlib.Path(path)):
         for block, adapter in load_adapters(path, model.cfg.lm.d_model).items():
             rollout.register_adapter(block, adapter)
@@ -85,11 +86,9 @@ def rollout_from_checkpoint(path: str, device: Optional[str] = None, precision: 
 def load_any(path: str, max_exit: Optional[int] = None, **official: Any
              ) -> Tuple[DeerVLA, Any]:
     """(model, tokenizer) from our format or the official one, chosen by what `path` is."""
-    from deer_ros.model.checkpoint import is_our_checkpoint, load_checkpoint
     if is_our_checkpoint(pathlib.Path(path)):
         if official:
             raise ValueError(f'our checkpoints are self-contained; unexpected {sorted(official)}')
         return load_checkpoint(path, max_exit=max_exit)
-    from deer_ros.model.official import load_official
     loaded = load_official(path, max_exit=max_exit, **official)
     return loaded.model, loaded.tokenizer

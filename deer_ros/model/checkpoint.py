@@ -14,7 +14,6 @@ from safetensors.torch import load_file, save_file
 from deer_ros.model.accounting import (CheckpointError, LoadReport, check, expected_shapes,
                                        layer_index, load_into)
 from deer_ros.model.adapters import AdapterRegistry, SkipAdapter
-from deer_ros.model.build import truncate
 from deer_ros.model.config import DeerConfig
 from deer_ros.model.flamingo import DeerVLA
 from deer_ros.model.tokenizer import load_tokenizer
@@ -63,10 +62,10 @@ def load_checkpoint(path: str, max_exit: Optional[int] = None
     """(model on CPU, tokenizer); `max_exit` keeps only the layers up to that exit."""
     root = pathlib.Path(path)
     cfg = read_config(path)
+    if max_exit is not None:
+        cfg = cfg.truncated(max_exit)     # on meta: the same model as building, then truncate
     with torch.device('meta'):
         model = DeerVLA(cfg)
-    if max_exit is not None:
-        model = truncate(model, max_exit)
     tensors = load_file(str(root / WEIGHTS))
     weights = {k: v for k, v in tensors.items() if not k.startswith('adapters.')}
     kept = expected_shapes(model)

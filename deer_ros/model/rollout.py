@@ -3,6 +3,9 @@
 The policies decide how far to run; this class only executes what it is asked, keeps every
 layer output of the current frame, evaluates the shared head without side effects, and moves
 layers on and off the device for the memory cap.
+
+About 330 lines: execution, head state, costs and residency all act on the same layers and
+committed state, so they stay one class.
 """
 import time
 from dataclasses import dataclass, field
@@ -58,9 +61,10 @@ class ModelRollout:
 
     def __init__(self, model: DeerVLA, tokenizer: Any, device: Optional[str] = None,
                  precision: str = 'fp32', resident_exit: Optional[int] = None,
-                 fast_path: bool = True, compile_layers: bool = False,
-                 transform: Optional[str] = None):
-        """fast_path: batched cameras, cached prompt tensors, one head read-back, SDPA off CPU.
+                 compile_layers: bool = False, transform: Optional[str] = None):
+        """One execution path: batched cameras, cached prompt tensors, one read-back per head.
+
+        SDPA off CPU only. The code before these lives in deer_ros.bench.reference, to compare.
 
         transform: image resize, 'pil' (open_clip's exactly) or 'torch' (faster); None = the
         one the checkpoint was trained with (cfg.vision.transform).
@@ -89,10 +93,9 @@ class ModelRollout:
         self._head_step = HeadStep(self.model.extra_exit)
         self._terms: Optional[List[torch.Tensor]] = None     # HeadStep.terms of the state
         self._cameras = 2
-        self.fast_path = fast_path
         for module in self.model.modules():     # SDPA measured ~4% slower on CPU at L ~ 10
             if isinstance(module, MosaicAttention):
-                module.sdpa = fast_path and self.device.type != 'cpu'
+                module.sdpa = self.device.type != 'cpu'
         self._prompt: Optional[Tuple[Any, ...]] = None   # ids, key, embedding, bias, locations
         self._layer_fns: List[Callable[..., torch.Tensor]] = list(self.model.blocks)
         if compile_layers:      # shapes follow the prompt length: warm_up() settles them
@@ -166,8 +169,7 @@ class ModelRollout:
         """
         if self._ids is None:
             raise RuntimeError('call reset(instruction) before encode()')
-        frame = self._encode_fast(static, gripper) if self.fast_path else \
-            self._encode_slow(static, gripper)
+        frame = self._encode_images(static, gripper)
         if state is not None and self.state_dim:
             values = np.asarray(state, dtype=np.float32).reshape(-1)
             if values.shape != (self.state_dim,) or not np.all(np.isfinite(values)):
@@ -176,22 +178,8 @@ class ModelRollout:
             frame.robot_state = torch.from_numpy(values)[None].to(self.device)   # (1, S)
         return frame
 
-    def _encode_slow(self, static: np.ndarray, gripper: Optional[np.ndarray]) -> Frame:
-        """encode() through DeerVLA.encode_media, one camera at a time (the reference path)."""
-        vcfg = self.config.vision
-        with self._autocast():
-            static_px, gripper_px = (None if image is None else preprocess_batch(
-                [image], vcfg, self.device, uint8_kernel=False, transform=self.transform)
-                for image in (static, gripper))
-            media = self.model.encode_media(static_px, gripper_px)
-            embedding = self.model.embed(self._ids)
-        self._cameras = 1 if gripper is None else 2
-        bias = self.model.lang_encoder.bias(self._ids.shape[1], self.device)
-        return Frame(media=media, media_locations=self._ids == self.media_token_id, bias=bias,
-                     embedding=embedding)
-
-    def _encode_fast(self, static: np.ndarray, gripper: Optional[np.ndarray]) -> Frame:
-        """encode() with both cameras in one vision + perceiver call and cached prompt tensors."""
+    def _encode_images(self, static: np.ndarray, gripper: Optional[np.ndarray]) -> Frame:
+        """Both cameras in one vision + perceiver call; the prompt tensors are cached."""
         images = [static] if gripper is None else [static, gripper]
         with self._autocast():
             pixels = preprocess_batch(images, self.config.vision, self.device,
@@ -260,22 +248,12 @@ class ModelRollout:
 
     @torch.no_grad()
     def candidate(self, frame: Frame, layer: int) -> Candidate:
-        """Evaluate the shared head on layer `layer`'s output from the committed state."""
+        """Evaluate the shared head on layer `layer`'s output from the committed state.
+
+        Through HeadStep (the recurrent terms shared by every exit) and one read-back.
+        """
         if not 0 <= layer < frame.layers_done:
             raise ValueError(f'layer {layer} has not been computed ({frame.layers_done} done)')
-        head = self.model.extra_exit
-        if self.fast_path:
-            return self._candidate_fast(frame, layer)
-        with self._autocast():
-            pooled = head.pool(frame.outputs[layer])[:, None]              # (1, 1, d)
-            robot = None if frame.robot_state is None else frame.robot_state[:, None]
-            pose, logit, state = head(head.fuse(pooled, robot), self._state)
-        pose_np = pose[0, -1].float().cpu().numpy().astype(np.float32)     # (6,)
-        prob = float(torch.sigmoid(logit[0, -1, 0].float()))
-        return Candidate(layer=layer, pose=pose_np, gripper_prob=prob, state=state)
-
-    def _candidate_fast(self, frame: Frame, layer: int) -> Candidate:
-        """candidate() through HeadStep (shared recurrent terms) and one read-back."""
         head = self.model.extra_exit
         with self._autocast():
             if self._terms is None:         # once per committed state, shared by every exit

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from deer_ros.model.api import SegmentModel
+from deer_ros.policies.kinds import MemoryAction
 from deer_ros.telemetry import MemorySample, MemorySource, RunningPercentile, RunningWindow
 
 
@@ -128,7 +129,7 @@ class LatencyModel:
 class MemoryDecision:
     """What the memory controller did before a frame."""
 
-    action: str                 # 'off' | 'inactive' | 'none' | 'shed' | 'reload' | 'floor'
+    action: MemoryAction        # 'off' | 'inactive' | 'none' | 'shed' | 'reload' | 'floor'
     resident_exit: int
     sample: MemorySample
     layer_mb: Optional[float]   # memory per resident layer in use (configured or learned)

@@ -3,13 +3,16 @@
 Each field carries `metadata` (description, unit, min, max, choices, live) from which the ROS node
 generates parameter descriptors; `live=True` fields may change at run time through
 `InferenceEngine.update_config`, applied from the next frame.
+
+The config is frozen and checked when it is made, so an EngineConfig that exists is in range;
+change it with `dataclasses.replace` (or `updated`, which also refuses read-only fields). Whether
+it fits a given model is `fit_problem`, the one rule the engine and the node's parameters share.
 """
-from dataclasses import MISSING, dataclass, field, fields, replace
-from typing import Any, Dict, List, Optional, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from deer_ros.policies.criterion import NEVER_EXIT
-
-POLICIES = ('deer', 'fixed', 'full')
+from deer_ros.policies.kinds import CRITERIA, POLICIES, Criterion, Policy
 
 
 def _field(default: Any, description: str, unit: str = '', min: Optional[float] = None,
@@ -17,30 +20,29 @@ def _field(default: Any, description: str, unit: str = '', min: Optional[float] 
            live: bool = True) -> Any:
     meta = {'description': description, 'unit': unit, 'min': min, 'max': max,
             'choices': tuple(choices) if choices else None, 'live': live}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EngineConfig:
     """Settings of InferenceEngine. Units are in the names where they have one."""
 
-    policy: str = _field('deer', "exit policy: 'deer' dynamic early exit, 'fixed' exit, 'full'",
-                         choices=POLICIES)
-    criterion: str = _field('rms', "DeeR consistency measure over the 6 pose values",
-                            choices=('rms', 'mean', 'max'))
-    thresholds: List[float] = _field([], 'DeeR threshold per exit (exit iff value <= '
-                                     'threshold); the deepest allowed exit always fires',
-                                     unit='pose units')
+    policy: Policy = _field(
+        'deer', "exit policy: 'deer' dynamic early exit, 'fixed' exit, 'full'", choices=POLICIES)
+    criterion: Criterion = _field('rms', "DeeR consistency measure over the 6 pose values",
+                                  choices=CRITERIA)
+    thresholds: Tuple[float, ...] = _field(
+        (), 'DeeR threshold per exit (exit iff value <= threshold); the deepest allowed exit '
+        'always fires', unit='pose units')
     fixed_exit: int = _field(-1, "exit index run by policy 'fixed' (-1: deepest resident)",
                              min=-1, max=64)
     max_exit: int = _field(-1, 'deepest exit index any policy may use (DeeR max_layer; -1: '
                            'all)', min=-1, max=64)
     # --- DySL layer skipping -------------------------------------------------------------
     skip_enabled: bool = _field(False, 'DySL-style skipping of dynamic layer blocks')
-    static_layers: List[int] = _field([], 'layers always executed (empty: ~20% evenly spaced, '
-                                      'layer 0 included); blocks = runs of the other layers')
+    static_layers: Tuple[int, ...] = _field(
+        (), 'layers always executed (empty: ~20% evenly spaced, layer 0 included); blocks = '
+        'runs of the other layers')
     skip_history: int = _field(5, 'actions in the trajectory-continuity window (k)',
                                unit='steps', min=2, max=100)
     skip_continuity_min: float = _field(-0.1, 'skip only if C_t = -mean |A_j - A_j-1| >= this',
@@ -89,13 +91,22 @@ class EngineConfig:
     memory_device_index: int = _field(-1, "NVML device index (-1: the model's device, "
                                       'cuda:N -> N)', min=-1, max=64, live=False)
 
+    def __post_init__(self) -> None:
+        """Sequences become tuples (frozen all the way down); ValueError names a bad field."""
+        object.__setattr__(self, 'thresholds', tuple(self.thresholds))
+        object.__setattr__(self, 'static_layers', tuple(self.static_layers))
+        self._check_ranges()
+
     def validate(self) -> 'EngineConfig':
-        """Raise ValueError naming the first field out of range; return self."""
+        """Return self: construction has validated it (kept for callers from before that)."""
+        return self
+
+    def _check_ranges(self) -> None:
         for f in fields(self):
             value, meta = getattr(self, f.name), f.metadata
             if meta.get('choices') and value not in meta['choices']:
                 raise ValueError(f'{f.name}={value!r}: must be one of {meta["choices"]}')
-            if isinstance(value, bool) or isinstance(value, (list, str)):
+            if isinstance(value, bool) or isinstance(value, (tuple, str)):
                 continue
             if meta.get('min') is not None and value < meta['min']:
                 raise ValueError(f'{f.name}={value}: below minimum {meta["min"]}')
@@ -110,7 +121,6 @@ class EngineConfig:
                              f'at an exit use DeeR\'s sentinel {NEVER_EXIT:g}')
         if any(int(x) < 0 for x in self.static_layers):
             raise ValueError(f'static_layers={self.static_layers!r}: must be >= 0')
-        return self
 
     def updated(self, **changes: Any) -> 'EngineConfig':
         """A validated copy with `changes`; unknown names or non-live fields raise ValueError."""
@@ -120,13 +130,31 @@ class EngineConfig:
                 raise ValueError(f'unknown setting {name!r}')
             if not meta[name]['live']:
                 raise ValueError(f'{name} is read-only at run time')
-        return replace(self, **changes).validate()
+        return replace(self, **changes)
 
     @staticmethod
     def describe() -> Dict[str, Dict[str, Any]]:
         """Map each field name to {default, type, description, unit, min, max, choices, live}."""
         out = {}
         for f in fields(EngineConfig):
-            default = f.default if f.default is not MISSING else f.default_factory()
-            out[f.name] = dict(f.metadata, default=default, type=f.type)
+            out[f.name] = dict(f.metadata, default=f.default, type=f.type)
         return out
+
+
+def fit_problem(cfg: EngineConfig, num_exits: int, num_layers: Optional[int] = None
+                ) -> Optional[Tuple[str, str]]:
+    """(field, why) when `cfg` cannot drive a model with these exits / layers, else None.
+
+    DeeR needs a threshold for every exit before the deepest one it may take (the deepest always
+    fires); exit indices must name an exit; static layers a layer (when num_layers is given).
+    """
+    allowed = num_exits if cfg.max_exit < 0 else min(cfg.max_exit + 1, num_exits)
+    if cfg.policy == 'deer' and len(cfg.thresholds) < allowed - 1:
+        return 'thresholds', (f'{len(cfg.thresholds)} given, policy deer needs {allowed - 1} '
+                              '(one per exit before the deepest allowed)')
+    for name in ('fixed_exit', 'max_exit'):
+        if getattr(cfg, name) >= num_exits:
+            return name, f'{getattr(cfg, name)} >= {num_exits} exits'
+    if num_layers is not None and any(int(s) >= num_layers for s in cfg.static_layers):
+        return 'static_layers', f'{list(cfg.static_layers)}: must be < {num_layers} layers'
+    return None

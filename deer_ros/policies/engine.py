@@ -10,6 +10,9 @@ of this frame's full-depth cost (the current instruction's token count sets the 
 with a `threshold_solver` (a calibration) the base thresholds are solved for that fraction at the
 current instruction's costs on every reset. The controller's scale returns to 1 when the budget,
 the policy or the thresholds are changed, and is kept across instructions (see docs/policies.md).
+
+Longer than ~300 lines because one frame's passes share the engine's state; what stands apart
+already lives apart (criterion, skipping, budget controllers, segment_timing, record).
 """
 import math
 from collections import deque
@@ -20,9 +23,10 @@ import numpy as np
 
 from deer_ros.model.api import Candidate, SegmentModel, full_model_gmacs
 from deer_ros.policies.budget import ComputeController, LatencyModel, MemoryController
-from deer_ros.policies.config import EngineConfig
+from deer_ros.policies.config import EngineConfig, fit_problem
 from deer_ros.policies.criterion import NEVER_EXIT, consistency_value, should_exit
 from deer_ros.policies.record import CandidateRecord, SkipInfo, StepRecord
+from deer_ros.policies.segment_timing import SegmentTiming
 from deer_ros.policies.skipping import (Block, blocks_in, default_static_layers, prior_guidance,
                                         skip_blocks)
 from deer_ros.telemetry import Telemetry, default_memory_source
@@ -54,7 +58,7 @@ class InferenceEngine:
                  threshold_solver: Optional[ThresholdSolver] = None) -> None:
         self.model = model
         self.telemetry = telemetry or Telemetry()
-        self.config = self._checked(config.validate())
+        self.config = self._checked(config)
         self._pending: Optional[EngineConfig] = None
         self.compute = ComputeController(self.config.budget_window,
                                          self.config.budget_scale_max)
@@ -151,9 +155,11 @@ class InferenceEngine:
             frame = self.model.encode(static, gripper, state=state)
         else:
             frame = self.model.encode(static, gripper)
-        self.model.synchronize()
+        if cfg.budget_latency_ms > 0:       # else the decision's read-back is the only sync
+            self.model.synchronize()
         vision_ms = (clock() - tv) * 1e3
-        timing = _Timing(clock, t_ref, cfg, self.latency, vision_ms)
+        asynchronous = str(getattr(self.model, 'device', '')).startswith('cuda')
+        timing = SegmentTiming(clock, t_ref, cfg, self.latency, vision_ms, asynchronous)
 
         skip = SkipInfo(enabled=cfg.skip_enabled)
         full_depth = False
@@ -215,7 +221,7 @@ class InferenceEngine:
 
     # --- one pass over the segments -----------------------------------------------------------
     def _run_pass(self, frame, cfg: EngineConfig, deepest: int, target: int,
-                  blocks: List[Block], thresholds: List[float], timing: '_Timing',
+                  blocks: List[Block], thresholds: List[float], timing: SegmentTiming,
                   valid_upto: int) -> _Pass:
         model, exits = self.model, list(self.model.exit_layers)
         out = _Pass()
@@ -264,7 +270,7 @@ class InferenceEngine:
         return out
 
     def _post_guidance(self, frame, cfg: EngineConfig, first: _Pass, skip: SkipInfo,
-                       timing: '_Timing') -> None:
+                       timing: SegmentTiming) -> None:
         """Compare the skipped pass's action with the nearest static layer's head (ours)."""
         layer = int(first.chosen.layer)
         if not any(i <= layer for i in first.skipped):
@@ -283,15 +289,9 @@ class InferenceEngine:
 
     # --- helpers ------------------------------------------------------------------------------
     def _checked(self, cfg: EngineConfig) -> EngineConfig:
-        n_exits, n_layers = len(self.model.exit_layers), int(self.model.num_layers)
-        allowed = n_exits if cfg.max_exit < 0 else min(cfg.max_exit + 1, n_exits)
-        if cfg.policy == 'deer' and len(cfg.thresholds) < allowed - 1:
-            raise ValueError(f'policy deer needs {allowed - 1} thresholds (one per exit '
-                             f'before the deepest allowed), got {len(cfg.thresholds)}')
-        if cfg.fixed_exit >= n_exits or cfg.max_exit >= n_exits:
-            raise ValueError(f'fixed_exit/max_exit must be < {n_exits} exits')
-        if any(int(s) >= n_layers for s in cfg.static_layers):
-            raise ValueError(f'static_layers must be < num_layers={n_layers}')
+        problem = fit_problem(cfg, len(self.model.exit_layers), int(self.model.num_layers))
+        if problem is not None:
+            raise ValueError(f'{problem[0]}: {problem[1]}')
         return cfg
 
     def _apply_pending(self) -> EngineConfig:
@@ -360,63 +360,6 @@ class InferenceEngine:
     def _skip_plan(self, cfg: EngineConfig) -> List[Block]:
         return skip_blocks(int(self.model.num_layers), self._static_layers(cfg),
                            self.model.exit_layers)
-
-
-class _Timing:
-    """Measures this frame's segments and answers the deadline check."""
-
-    def __init__(self, clock, t_ref: float, cfg: EngineConfig, model: LatencyModel,
-                 vision_ms: float) -> None:
-        self.clock, self.t_ref, self.cfg, self.est = clock, t_ref, cfg, model
-        self.llm_ms = self.head_ms = 0.0
-        predicted = model.vision.value()
-        self.actual_ms, self.predicted_ms = vision_ms, (predicted or 0.0)
-        if predicted is None:
-            self.actual_ms = 0.0
-        model.vision.add(vision_ms)
-
-    @property
-    def slowdown(self) -> float:
-        """How much slower this frame runs than the estimates (>= 1)."""
-        if self.predicted_ms <= 0:
-            return 1.0
-        return max(1.0, self.actual_ms / self.predicted_ms)
-
-    def segment_fits(self, exit_index: int, layers: int) -> bool:
-        """True if running this segment (+ its head) would still meet the deadline."""
-        if self.cfg.budget_latency_ms <= 0:
-            return True
-        predicted = self.est.predict_segment(exit_index, layers)
-        if predicted is None:
-            return True
-        elapsed = (self.clock() - self.t_ref) * 1e3
-        budget = self.cfg.budget_latency_ms - self.cfg.latency_margin_ms
-        return elapsed + predicted * self.slowdown <= budget
-
-    def run_layers(self, model, frame, start: int, stop: int, blocks, exit_index: int,
-                   layers: int) -> None:
-        predicted = self.est.predict_segment(exit_index, layers, with_head=False)
-        t = self.clock()
-        model.run_layers(frame, start, stop, skip=blocks)
-        model.synchronize()
-        ms = (self.clock() - t) * 1e3
-        self.llm_ms += ms
-        if predicted is not None and layers > 0:
-            self.actual_ms += ms
-            self.predicted_ms += predicted
-        self.est.observe_segment(exit_index, layers, ms)
-
-    def candidate(self, model, frame, layer: int) -> Candidate:
-        predicted = self.est.head.value()
-        t = self.clock()
-        cand = model.candidate(frame, layer)
-        ms = (self.clock() - t) * 1e3
-        self.head_ms += ms
-        if predicted is not None:
-            self.actual_ms += ms
-            self.predicted_ms += predicted
-        self.est.head.add(ms)
-        return cand
 
 
 OOM_RECOVERY_FRAMES = 200

@@ -4,7 +4,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-STOP_REASONS = ('threshold', 'deepest_allowed', 'deadline', 'fixed', 'full')
+from deer_ros.policies.kinds import MemoryAction, Policy, SkipReason, StopReason
 
 
 @dataclass
@@ -23,8 +23,7 @@ class SkipInfo:
 
     enabled: bool = False                       # skipping configured
     allowed: bool = False                       # prior guidance let this frame skip
-    reason: str = 'disabled'                    # 'ok' | 'disabled' | 'history' | 'continuity'
-    #                                             | 'gripper_change' | 'no_blocks'
+    reason: SkipReason = 'disabled'             # why skipping was or was not allowed
     continuity: Optional[float] = None          # C_t = -mean ||A_j - A_j-1|| (pose dims)
     blocks: List[Tuple[int, int]] = field(default_factory=list)   # [a, b) skipped
     verify_layer: Optional[int] = None          # static layer used by post guidance
@@ -40,8 +39,8 @@ class StepRecord:
     gripper_prob: float                 # head's sigmoid output at the exit taken
     exit_index: int                     # exit taken (index into exit_layers)
     layer: int                          # its 0-based layer
-    policy: str                         # 'deer' | 'fixed' | 'full'
-    stop_reason: str                    # one of STOP_REASONS
+    policy: Policy                      # 'deer' | 'fixed' | 'full'
+    stop_reason: StopReason             # why the frame stopped at its exit
     layers_executed: int                # layers run this frame (reruns included)
     layers_skipped: int                 # layers replaced by adapters in the accepted pass
     head_evals: int                     # head evaluations (criterion + verification)
@@ -58,7 +57,7 @@ class StepRecord:
     deepest_allowed_exit: int           # min(resident, max_exit, fixed/full target)
     gpu_memory_used_mb: float           # our process's GPU memory (0 when inactive)
     memory_active: bool                 # memory telemetry available
-    memory_action: str                  # none | shed | reload | inactive | off | oom_shed
+    memory_action: MemoryAction         # none | shed | reload | floor | inactive | off | oom_shed
     threshold_scale: float              # compute controller's multiplier on the thresholds
     thresholds: List[float]             # effective thresholds used this frame
     full_gflops: float = 0.0            # full-depth GMAC of this frame (current instruction)

@@ -17,6 +17,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from deer_ros.policies.kinds import SkipReason
+
 Block = Tuple[int, int]
 
 
@@ -69,7 +71,7 @@ class PriorDecision:
     """Whether this frame may skip, and why."""
 
     allowed: bool
-    reason: str                     # 'ok' | 'history' | 'continuity' | 'gripper_change'
+    reason: SkipReason              # 'ok' | 'history' | 'continuity' | 'gripper_change'
     continuity: Optional[float]
     full_depth: bool = False        # gripper change: no skipping and no early exit
 

@@ -4,13 +4,15 @@ torch is imported only here and only when load() runs, so the node module and it
 import without the ML stack. Every failure is an exception whose message tells the user what to
 fix (missing checkpoint, unknown preset, bad calibration).
 """
+import dataclasses
 import gc
 import os
 import pathlib
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
-from deer_ros.policies.config import EngineConfig
+from deer_ros.model.api import SegmentModel
+from deer_ros.policies.engine import InferenceEngine
 from deer_ros.ros_io.settings import NodeSettings, engine_config
 
 UNCALIBRATED_THRESHOLD = 0.1   # per-exit threshold when no parameter or calibration gives one
@@ -21,13 +23,13 @@ CALIBRATION_NAME = 'calibration.yaml'
 class LoadedModel:
     """What configure produced: the engine and facts for telemetry and diagnostics."""
 
-    engine: Any                       # InferenceEngine (or anything with reset/step/update_config)
+    engine: Optional[InferenceEngine]     # None after close()
     num_exits: int
     total_layers: int
     description: str                  # one line for logs and diagnostics
     device: str = 'cpu'
     warnings: List[str] = field(default_factory=list)   # shown as WARN diagnostics
-    model: Any = None
+    model: Optional[SegmentModel] = None
 
     def close(self) -> None:
         """Drop the model and return cached device memory."""
@@ -129,15 +131,14 @@ def build_rollout(settings: NodeSettings) -> Any:
                                compile_layers=m.compile, transform=transform)
 
 
-def engine_for(model: Any, settings: NodeSettings, description: str,
+def engine_for(model: SegmentModel, settings: NodeSettings, description: str,
                warnings: Optional[List[str]] = None) -> LoadedModel:
     """Wrap any SegmentModel in an InferenceEngine configured from settings."""
-    from deer_ros.policies.engine import InferenceEngine
     warnings = list(warnings or [])
     num_exits = len(model.exit_layers)
     calibration = load_checked_calibration(settings, num_exits)
-    config: EngineConfig = engine_config(settings)
-    config.thresholds = resolve_thresholds(settings, num_exits, model, calibration, warnings)
+    thresholds = resolve_thresholds(settings, num_exits, model, calibration, warnings)
+    config = dataclasses.replace(engine_config(settings), thresholds=thresholds)
     solver = calibration.thresholds_for_fraction if calibration is not None else None
     engine = InferenceEngine(model, config, threshold_solver=solver)
     return LoadedModel(engine, num_exits, int(model.num_layers), description,

@@ -353,15 +353,20 @@ def validate(settings: NodeSettings) -> List[str]:
 
 
 def model_reason(settings: NodeSettings, num_exits: int) -> Optional[str]:
-    """Why settings do not fit a loaded model with num_exits exits, or None."""
-    thresholds = settings.exit.thresholds
-    if thresholds and len(thresholds) < num_exits - 1:
-        return (f'exit.thresholds: {len(thresholds)} given, the model needs {num_exits - 1} '
-                '(one per exit but the last)')
-    for name in ('fixed_exit', 'max_exit'):
-        if getattr(settings.exit, name) >= num_exits:
-            return f'exit.{name}: {getattr(settings.exit, name)} >= {num_exits} exits'
-    return None
+    """Why settings do not fit a loaded model with num_exits exits, or None.
+
+    The rule is the engine's (policies.config.fit_problem), named by parameter. Empty
+    exit.thresholds pass: the calibration's (or the loaded ones) apply, sized for the model.
+    """
+    from deer_ros.policies.config import fit_problem   # (hoist to the imports after issue 12)
+    cfg = engine_config(settings)
+    if not cfg.thresholds:
+        cfg = dataclasses.replace(cfg, thresholds=(0.0,) * num_exits)
+    problem = fit_problem(cfg, num_exits)
+    if problem is None:
+        return None
+    name = next((n for n, spec in SPECS.items() if spec.engine == problem[0]), problem[0])
+    return f'{name}: {problem[1]}'
 
 
 def engine_changes(flat: Mapping[str, Any]) -> Dict[str, Any]:

@@ -6,6 +6,7 @@ import pytest
 import torch
 from model_examples import make_image, make_tiny
 
+from deer_ros.bench.reference import ReferenceRollout
 from deer_ros.model.config import HeadConfig
 from deer_ros.model.head import ExitHead
 from deer_ros.model.head_step import HeadStep
@@ -44,21 +45,26 @@ def test_head_step_equals_module_forward(cfg, with_state):
             torch.testing.assert_close(c, ref_c.detach())
 
 
+def _reference_of(rollout):
+    """The pre-fast-path code on the same model object (same weights, same device)."""
+    return ReferenceRollout(rollout.model, rollout.tokenizer, device=str(rollout.device))
+
+
 def test_fast_and_reference_candidates_agree_over_committed_frames():
     rollout = make_tiny()
+    reference = _reference_of(rollout)
     for t in range(4):                               # state carried across frames
         frame = rollout.encode(make_image(t), make_image(t + 10))
         rollout.run_layers(frame, 0, rollout.num_layers)
         fast = [rollout.candidate(frame, layer) for layer in rollout.exit_layers]
-        rollout.fast_path = False
-        ref = [rollout.candidate(frame, layer) for layer in rollout.exit_layers]
-        rollout.fast_path = True
+        ref = [reference.candidate(frame, layer) for layer in rollout.exit_layers]
         for a, b in zip(fast, ref):
             np.testing.assert_allclose(a.pose, b.pose, rtol=1e-5, atol=1e-6)
             assert a.gripper_prob == pytest.approx(b.gripper_prob, abs=1e-6)
             for x, y in zip(a.state, b.state):
                 torch.testing.assert_close(x, y)
         rollout.commit(fast[t % 3])
+        reference.commit(fast[t % 3])
 
 
 def test_terms_follow_a_weight_change():
@@ -74,8 +80,7 @@ def test_terms_follow_a_weight_change():
     frame = rollout.encode(make_image(1), make_image(2))
     rollout.run_layers(frame, 0, 2)
     after = rollout.candidate(frame, 1)
-    rollout.fast_path = False
-    expected = rollout.candidate(frame, 1)
+    expected = _reference_of(rollout).candidate(frame, 1)
     np.testing.assert_allclose(after.pose, expected.pose, rtol=1e-5, atol=1e-6)
 
 

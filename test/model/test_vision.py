@@ -7,7 +7,8 @@ from open_clip.transform import image_transform
 from PIL import Image
 
 from deer_ros.model.config import VisionConfig
-from deer_ros.model.vision import VisionEncoder, preprocess
+from deer_ros.model.vision import (VisionEncoder, normalisation, preprocess, preprocess_batch,
+                                   upload)
 
 
 @pytest.mark.parametrize('shape', [(200, 200), (84, 84), (480, 640), (640, 480), (224, 224)])
@@ -48,3 +49,35 @@ def test_patch_tokens_are_pre_ln_post_without_cls():
     expected = lnd.transpose(0, 1)[:, 1:]
     assert torch.equal(tokens, expected)
     assert not torch.allclose(tokens, visual.ln_post(expected))
+
+
+def test_normalisation_constants_are_made_once_per_device():
+    cfg = VisionConfig()
+    mean, std = normalisation(cfg.mean, cfg.std, torch.device('cpu'))
+    assert normalisation(cfg.mean, cfg.std, torch.device('cpu'))[0] is mean     # not per frame
+    assert torch.equal(mean.flatten(), torch.tensor(cfg.mean))
+    assert torch.equal(std.flatten(), torch.tensor(cfg.std))
+    with torch.inference_mode():                   # first made inside inference mode ...
+        normalisation((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), torch.device('cpu'))
+    shared = normalisation((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), torch.device('cpu'))[0]
+    assert not shared.is_inference()               # ... still usable by training code
+
+
+def test_upload_keeps_pixels_and_accepts_read_only_images():
+    images = [make_image(1, 40), make_image(2, 40)]
+    images[1].flags.writeable = False              # e.g. a view of a ROS message buffer
+    batch = upload(images, torch.device('cpu'))
+    assert batch.shape == (2, 40, 40, 3) and batch.dtype == torch.uint8
+    assert np.array_equal(batch.numpy(), np.stack(images))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason='pinned host memory and its asynchronous upload need a CUDA device')
+def test_pinned_cuda_upload_equals_the_cpu_batch():
+    images = [make_image(3, 40), make_image(4, 40)]
+    on_device = upload(images, torch.device('cuda'))
+    assert on_device.is_cuda and np.array_equal(on_device.cpu().numpy(), np.stack(images))
+    cfg = VisionConfig(image_size=32)
+    level = 1 / 255 / min(cfg.std)      # CPU resizes with the uint8 kernel, CUDA in float
+    torch.testing.assert_close(preprocess_batch(images, cfg, torch.device('cuda')).cpu(),
+                               preprocess_batch(images, cfg), atol=level * 1.01, rtol=0)

@@ -59,7 +59,7 @@ def test_update_config_applies_from_the_next_frame_and_validates():
     with pytest.raises(ValueError, match='thresholds'):
         engine.update_config(policy='deer', thresholds=[0.1])
     with pytest.raises(ValueError, match='budget_latency_ms'):
-        EngineConfig(budget_latency_ms=-1).validate()
+        EngineConfig(budget_latency_ms=-1)
 
 
 def test_every_config_field_carries_parameter_metadata():

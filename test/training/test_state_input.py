@@ -93,11 +93,12 @@ def test_training_learns_the_action_from_the_state(tmp_path):
     assert xs[0] < -0.2 and xs[1] > 0.2, xs
 
 
-@pytest.mark.parametrize('fast_path', [True, False])
-def test_rollout_feeds_the_state_to_the_head(tmp_path, fast_path):
+@pytest.mark.parametrize('reference', [False, True])
+def test_rollout_feeds_the_state_to_the_head(tmp_path, reference):
+    from deer_ros.bench.reference import ReferenceRollout
     torch.manual_seed(0)
     model, tokenizer, _ = state_model(tmp_path)
-    rollout = ModelRollout(model, tokenizer, device='cpu', fast_path=fast_path)
+    rollout = (ReferenceRollout if reference else ModelRollout)(model, tokenizer, device='cpu')
     episode = state_episode(0)
     rollout.reset(episode.instruction)
     with pytest.raises(ValueError, match='robot state'):
