@@ -19,6 +19,8 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 import numpy as np
 
 from deer_ros.data.recording import Episode
+from deer_ros.ros_io.action_mapping import command_to_action
+from deer_ros.ros_io.settings import ActionSettings
 
 PathLike = Union[str, Path]
 
@@ -32,9 +34,7 @@ class McapTopics:
     instruction: str = '/instruction'
     action: Optional[str] = None              # deer_ros/msg/ActionCommand topic, if recorded
     slop_s: float = 0.05                      # max |stamp difference| of a camera pair, seconds
-    translation_scale_m: float = 0.02         # ActionCommand metres per model unit
-    rotation_scale_rad: float = 0.05          # ActionCommand radians per model unit
-    gripper_open_positive: bool = True        # ActionCommand.gripper polarity
+    scaling: ActionSettings = field(default_factory=ActionSettings)   # the publisher's action.*
 
 
 @dataclass
@@ -71,11 +71,8 @@ def _decode(msg: Any) -> np.ndarray:
 
 def _action(msg: Any, topics: McapTopics) -> np.ndarray:
     t, r = msg.translation, msg.rotation
-    pose = np.array([t.x / topics.translation_scale_m, t.y / topics.translation_scale_m,
-                     t.z / topics.translation_scale_m, r.x / topics.rotation_scale_rad,
-                     r.y / topics.rotation_scale_rad, r.z / topics.rotation_scale_rad])
-    gripper = float(msg.gripper) if topics.gripper_open_positive else -float(msg.gripper)
-    return np.append(np.clip(pose, -1.0, 1.0), 1.0 if gripper >= 0 else -1.0).astype(np.float32)
+    action = command_to_action([t.x, t.y, t.z], [r.x, r.y, r.z], msg.gripper, topics.scaling)
+    return np.clip(action, -1.0, 1.0)        # the recording format's range
 
 
 class _EpisodeBuilder:

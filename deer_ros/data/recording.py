@@ -26,6 +26,8 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
+from deer_ros.model.api import STATE_CONVENTION, STATE_DIM  # noqa: F401 (the format stores it)
+
 FORMAT_NAME = 'deer_ros.recording'
 FORMAT_VERSION = 1
 INDEX_FILE = 'dataset.json'
@@ -36,12 +38,6 @@ ACTION_CONVENTION = {
     'pose': 'relative end-effector deltas per step, scaled to [-1, 1] (CALVIN rel_actions)',
     'gripper': '+1 open, -1 close',
 }
-STATE_CONVENTION = {
-    'dims': ['ee_x', 'ee_y', 'ee_z', 'gripper_opening'],
-    'pose': 'end-effector position in the robot base frame, metres',
-    'gripper': 'opening, 0 closed .. 1 fully open',
-}
-STATE_DIM = len(STATE_CONVENTION['dims'])
 _EPISODE_RE = re.compile(r'^episode_(\d{6,})\.npz$')
 PathLike = Union[str, os.PathLike]
 

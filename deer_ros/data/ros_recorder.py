@@ -23,8 +23,9 @@ from std_srvs.srv import Trigger
 from deer_ros.data.episode_buffer import EpisodeBuffer
 from deer_ros.data.recording import write_episode
 from deer_ros.msg import ActionCommand, EpisodeStatus
+from deer_ros.ros_io.action_mapping import SCALING_FIELDS, command_to_action, scaling_parameters
+from deer_ros.ros_io.settings import ActionSettings
 from deer_ros.ros_io.spin import spin_node
-from deer_ros.sim.actions import from_command
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -37,9 +38,7 @@ PARAMETERS = {   # name: (default, description)
     'fps': (10.0, 'Control rate written to the dataset index, Hz'),
     'max_frame_age_s': (0.5, 'Skip an action whose newest frame is older than this, s'),
     'save_failed': (False, 'Also write episodes that ended without success'),
-    'translation_scale_m': (0.02, 'Metres per model unit (as the publisher of action)'),
-    'rotation_scale_rad': (0.05, 'Radians per model unit (as the publisher of action)'),
-    'gripper_open_positive': (True, 'true: gripper +1 opens'),
+    **scaling_parameters(),    # as the publisher of action (deer_node's action.*)
 }
 
 
@@ -55,6 +54,7 @@ class RosRecorder(Node):
         p = {name: self.declare_parameter(name, default).value
              for name, (default, _) in PARAMETERS.items()}
         self.p = p
+        self.scaling = ActionSettings(**{name: p[name] for name in SCALING_FIELDS})
         from deer_ros.ros_io.image_codec import ImageDecoder
         self.decoder = ImageDecoder(use_cv_bridge=False)
         self.buffer = EpisodeBuffer(p['use_gripper_camera'], int(p['max_frame_age_s'] * 1e9),
@@ -102,9 +102,7 @@ class RosRecorder(Node):
         if msg.hold:
             return
         t, r = msg.translation, msg.rotation
-        action = from_command([t.x, t.y, t.z], [r.x, r.y, r.z], msg.gripper,
-                              self.p['translation_scale_m'], self.p['rotation_scale_rad'],
-                              self.p['gripper_open_positive'])
+        action = command_to_action([t.x, t.y, t.z], [r.x, r.y, r.z], msg.gripper, self.scaling)
         stamp = _ns(msg.header.stamp) or self.get_clock().now().nanoseconds
         self.buffer.add_action(stamp, np.clip(action, -1.0, 1.0))   # the format's range
 

@@ -2,7 +2,7 @@
 
 The action path is the node's: the engine's StepRecord action goes through
 deer_ros.ros_io.action_mapping.map_action (scaling, safety clamps, gripper polarity) and is then
-un-scaled as sim_node does (deer_ros.sim.actions.from_command). Only the ROS transport is missing.
+un-scaled as sim_node does (action_mapping.command_to_action). Only the ROS transport is missing.
 """
 import time
 from dataclasses import asdict, dataclass, field
@@ -10,9 +10,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from deer_ros.ros_io.action_mapping import map_action
+from deer_ros.ros_io.action_mapping import command_to_action, map_action
 from deer_ros.ros_io.settings import NodeSettings
-from deer_ros.sim.actions import from_command
 
 
 @dataclass
@@ -72,10 +71,8 @@ def run_episode(sim: Any, engine: Any, task: str, seed: int, config_name: str = 
         if command.hold:
             result.ended_by = 'hold'
             break
-        action = from_command(command.translation, command.rotation, command.gripper,
-                              settings.action.translation_scale_m,
-                              settings.action.rotation_scale_rad,
-                              settings.action.gripper_open_positive)
+        action = command_to_action(command.translation, command.rotation, command.gripper,
+                                   settings.action)
         step = sim.step(action)
         obs = step.observation
         if keep_frames:

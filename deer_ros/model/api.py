@@ -10,6 +10,15 @@ from typing import Any, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
+# The optional robot-state input (head.state_dim > 0), in this order: what recordings store,
+# sim_node and a robot publish (sensor_msgs/JointState names) and the head reads.
+STATE_CONVENTION = {
+    'dims': ['ee_x', 'ee_y', 'ee_z', 'gripper_opening'],
+    'pose': 'end-effector position in the robot base frame, metres',
+    'gripper': 'opening, 0 closed .. 1 fully open',
+}
+STATE_DIM = len(STATE_CONVENTION['dims'])
+
 
 @dataclass(frozen=True)
 class Candidate:

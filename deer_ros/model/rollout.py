@@ -164,7 +164,7 @@ class ModelRollout:
                state: Optional[np.ndarray] = None) -> Frame:
         """Vision encoder + perceiver on (H, W, 3) uint8 RGB images; embeds the prompt.
 
-        state: (state_dim,) robot state of the same instant (recording.STATE_CONVENTION); kept
+        state: (state_dim,) robot state of the same instant (api.STATE_CONVENTION); kept
         with the frame for the head, ignored by a model without a state input.
         """
         if self._ids is None:

@@ -5,12 +5,13 @@ and gripper (+1 open / -1 close). An ArmCommand is in SI units in `frame_id`: tr
 rotation radians (roll, pitch, yaw about x, y, z) for one control step.
 """
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from dataclasses import fields
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from deer_ros.ros_io.safety import clamp_abs, clamp_norm, non_finite_reason
-from deer_ros.ros_io.settings import NodeSettings
+from deer_ros.ros_io.settings import ActionSettings, NodeSettings
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,34 @@ def hold_command(reason: str, gripper: float = 0.0, detail: str = '') -> ArmComm
     """Zero motion. gripper: the last gripper command, kept (0.0 when none was ever sent)."""
     return ArmCommand((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), gripper, hold=True,
                       reasons=(detail or reason,), hold_reason=reason)
+
+
+SCALING_FIELDS = ('translation_scale_m', 'rotation_scale_rad', 'gripper_open_positive')
+
+
+def scaling_parameters() -> Dict[str, Tuple[Any, str]]:
+    """Action scaling parameters (name -> default, description) for nodes that un-scale commands.
+
+    sim_node and the recorder declare these under the same names as deer_node's `action.*`, so
+    the defaults and their meaning live once, in settings.ActionSettings.
+    """
+    return {f.name: (f.default, f"{f.metadata['description']} (as deer_node's action.{f.name})")
+            for f in fields(ActionSettings) if f.name in SCALING_FIELDS}
+
+
+def command_to_action(translation_m: Sequence[float], rotation_rad: Sequence[float],
+                      gripper: float, scaling: ActionSettings = ActionSettings()) -> np.ndarray:
+    """An ActionCommand's physical values -> the 7-D model action: map_action's scaling undone.
+
+    With the publishing deer_node's scaling, a receiver applies exactly the model's action
+    (before clamping); the gripper becomes +1 open / -1 close again.
+    """
+    out = np.zeros(7, dtype=np.float32)
+    out[:3] = np.asarray(translation_m, dtype=np.float64) / scaling.translation_scale_m
+    out[3:6] = np.asarray(rotation_rad, dtype=np.float64) / scaling.rotation_scale_rad
+    g = float(gripper) if scaling.gripper_open_positive else -float(gripper)
+    out[6] = 1.0 if g >= 0.0 else -1.0
+    return out
 
 
 def map_action(action: np.ndarray, settings: NodeSettings) -> ArmCommand:

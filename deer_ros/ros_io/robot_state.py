@@ -1,7 +1,7 @@
 """Robot state (proprioception) for models whose head takes it; no rclpy here.
 
 On the wire: sensor_msgs/JointState on `robot_state`, one named entry per value of
-deer_ros.data.recording.STATE_CONVENTION (`ee_x`, `ee_y`, `ee_z`: end-effector position in
+deer_ros.model.api.STATE_CONVENTION (`ee_x`, `ee_y`, `ee_z`: end-effector position in
 metres, robot base frame; `gripper_opening`: 0 closed .. 1 open), stamped like the camera frames
 of the same instant. JointState because every arm driver already publishes it (a gripper's
 opening is a joint there) and its names make the order explicit; a relay adds the end-effector
@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
-from deer_ros.data.recording import STATE_CONVENTION
+from deer_ros.model.api import STATE_CONVENTION
 
 STATE_NAMES: Tuple[str, ...] = tuple(STATE_CONVENTION['dims'])
 DEFAULT_TOPIC = 'robot_state'

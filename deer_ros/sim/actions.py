@@ -66,18 +66,3 @@ def hold_action(gripper: float = 1.0) -> np.ndarray:
     out = np.zeros(ACTION_DIM, dtype=np.float32)
     out[6] = 1.0 if gripper >= 0.0 else -1.0
     return out
-
-
-def from_command(translation_m: np.ndarray, rotation_rad: np.ndarray, gripper: float,
-                 translation_scale_m: float = 0.02, rotation_scale_rad: float = 0.05,
-                 gripper_open_positive: bool = True) -> np.ndarray:
-    """An ActionCommand's physical values -> the 7-D model action (inverse of deer_node's scaling).
-
-    With the same scales as the publishing deer_node, the sim applies exactly the model's action.
-    """
-    out = np.zeros(ACTION_DIM, dtype=np.float32)
-    out[:3] = np.asarray(translation_m, dtype=np.float64) / translation_scale_m
-    out[3:6] = np.asarray(rotation_rad, dtype=np.float64) / rotation_scale_rad
-    g = float(gripper) if gripper_open_positive else -float(gripper)
-    out[6] = 1.0 if g >= 0.0 else -1.0
-    return out

@@ -31,10 +31,11 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from deer_ros.data.recording import STATE_CONVENTION
+from deer_ros.model.api import STATE_CONVENTION
 from deer_ros.msg import ActionCommand, EpisodeStatus
+from deer_ros.ros_io.action_mapping import command_to_action, scaling_parameters
+from deer_ros.ros_io.settings import ActionSettings
 from deer_ros.ros_io.spin import spin_node
-from deer_ros.sim.actions import from_command
 from deer_ros.sim.metaworld_sim import MetaWorldSim, Observation, SimConfig
 from deer_ros.sim.session import EpisodeSchedule, StampGate
 from deer_ros.sim.tasks import DEFAULT_TASKS, get_task
@@ -42,6 +43,7 @@ from deer_ros.sim.tasks import DEFAULT_TASKS, get_task
 INSTRUCTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+SCALING = scaling_parameters()   # deer_node's action scaling: same names, defaults, meaning
 
 
 def _p(default, description: str):
@@ -63,12 +65,18 @@ class SimNodeConfig:
                                           'arrives, Hz (0 = never)')
     require_matching_stamp: bool = _p(True, "Apply only actions stamped with the current "
                                             "observation's stamp (false for teleoperation)")
-    translation_scale_m: float = _p(0.02, "Metres per model unit (= deer_node's "
-                                          "action.translation_scale_m)")
-    rotation_scale_rad: float = _p(0.05, 'Radians per model unit (rotations are ignored)')
-    gripper_open_positive: bool = _p(True, 'true: gripper +1 opens (as deer_node)')
+    translation_scale_m: float = _p(*SCALING['translation_scale_m'])
+    rotation_scale_rad: float = _p(*SCALING['rotation_scale_rad'])    # rotations are ignored
+    gripper_open_positive: bool = _p(*SCALING['gripper_open_positive'])
     static_frame_id: str = _p('static_camera', 'frame_id of the static camera images')
     gripper_frame_id: str = _p('gripper_camera', 'frame_id of the gripper camera images')
+
+    @property
+    def scaling(self) -> ActionSettings:
+        """The action scaling as deer_node's settings group (what command_to_action undoes)."""
+        return ActionSettings(translation_scale_m=self.translation_scale_m,
+                              rotation_scale_rad=self.rotation_scale_rad,
+                              gripper_open_positive=self.gripper_open_positive)
 
 
 def declare_config(node: Node) -> SimNodeConfig:
@@ -162,9 +170,8 @@ class SimNode(Node):
             return
         cfg = self.config
         t, r = msg.translation, msg.rotation
-        action = from_command([t.x, t.y, t.z], [r.x, r.y, r.z], msg.gripper,
-                              cfg.translation_scale_m, cfg.rotation_scale_rad,
-                              cfg.gripper_open_positive)
+        action = command_to_action([t.x, t.y, t.z], [r.x, r.y, r.z], msg.gripper,
+                                   cfg.scaling)
         result = self.sim.step(action)
         if result.clamped:
             self.get_logger().warning('action clipped to [-1, 1] model units',

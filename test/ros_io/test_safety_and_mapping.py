@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from deer_ros.ros_io.action_mapping import GripperLatch, hold_command, map_action, twist_values
+from deer_ros.ros_io.action_mapping import (GripperLatch, command_to_action, hold_command,
+                                            map_action, scaling_parameters, twist_values)
 from deer_ros.ros_io.safety import StaleWatchdog, clamp_abs, clamp_norm, non_finite_reason
 from deer_ros.ros_io.settings import from_flat
 
@@ -25,6 +26,32 @@ def test_non_finite_actions_become_a_hold_with_the_reason(bad):
 def test_wrong_shape_is_rejected():
     assert 'shape' in non_finite_reason(np.zeros(6))
     assert map_action(np.zeros(5), settings()).hold
+
+
+FLIPPED = {'action.translation_scale_m': 0.05, 'action.rotation_scale_rad': 0.2,
+           'action.gripper_open_positive': False}
+
+
+@pytest.mark.parametrize('flat', [{}, FLIPPED])
+def test_command_to_action_undoes_map_action(flat):
+    """What sim_node, the recorder and the MCAP import apply is the model's action again."""
+    s = settings(**{'safety.max_translation_m': 1.0, 'safety.max_rotation_rad': 3.0, **flat})
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        action = rng.uniform(-1, 1, 7).astype(np.float32)
+        action[6] = rng.choice([-1.0, 1.0])
+        command = map_action(action, s)
+        back = command_to_action(command.translation, command.rotation, command.gripper, s.action)
+        np.testing.assert_allclose(back, action, rtol=1e-6, atol=1e-7)
+
+
+def test_other_nodes_declare_deer_nodes_scaling_defaults():
+    from deer_ros.data.ros_recorder import PARAMETERS
+    from deer_ros.sim.sim_node import SimNodeConfig
+    params = scaling_parameters()
+    assert set(params) == {'translation_scale_m', 'rotation_scale_rad', 'gripper_open_positive'}
+    assert SimNodeConfig().scaling == settings().action
+    assert all(PARAMETERS[name] == value for name, value in params.items())
 
 
 def test_scaling_and_no_clamp_within_limits():

@@ -1,8 +1,6 @@
 """sim_node's pure parts: episode schedule, stamp gating, ActionCommand un-scaling."""
-import numpy as np
 import pytest
 
-from deer_ros.sim.actions import from_command
 from deer_ros.sim.session import EpisodeSchedule, StampGate
 
 
@@ -35,10 +33,3 @@ def test_stamp_gate_accepts_only_actions_from_the_current_state():
 
 def test_stamp_gate_can_be_disabled_for_teleoperation():
     assert StampGate(require_match=False).accepts(0)[0]
-
-
-def test_command_unscaling_inverts_deer_node_scaling():
-    action = from_command([0.01, -0.02, 0.0], [0.05, 0.0, -0.05], -1.0,
-                          translation_scale_m=0.02, rotation_scale_rad=0.05)
-    np.testing.assert_allclose(action, [0.5, -1.0, 0.0, 1.0, 0.0, -1.0, -1.0], rtol=1e-6)
-    assert from_command([0, 0, 0], [0, 0, 0], -1.0, gripper_open_positive=False)[6] == 1.0
