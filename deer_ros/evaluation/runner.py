@@ -57,7 +57,7 @@ def make_engine(model: Any, config: EvalConfig, calibration: Any = None) -> Any:
     """
     from deer_ros.policies.config import EngineConfig
     from deer_ros.policies.engine import InferenceEngine
-    engine_config = dataclasses.replace(EngineConfig(), **config.engine).validate()
+    engine_config = dataclasses.replace(EngineConfig(), **config.engine)
     solver = calibration.thresholds_for_fraction if calibration is not None else None
     return InferenceEngine(model, engine_config, threshold_solver=solver)
 

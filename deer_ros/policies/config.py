@@ -97,10 +97,6 @@ class EngineConfig:
         object.__setattr__(self, 'static_layers', tuple(self.static_layers))
         self._check_ranges()
 
-    def validate(self) -> 'EngineConfig':
-        """Return self: construction has validated it (kept for callers from before that)."""
-        return self
-
     def _check_ranges(self) -> None:
         for f in fields(self):
             value, meta = getattr(self, f.name), f.metadata

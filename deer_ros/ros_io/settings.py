@@ -14,7 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from deer_ros.policies.config import EngineConfig
+from deer_ros.policies.config import EngineConfig, fit_problem
 
 KINDS = {bool: 'bool', int: 'integer', float: 'double', str: 'string',
          Tuple[float, ...]: 'double_array'}
@@ -346,7 +346,7 @@ def validate(settings: NodeSettings) -> List[str]:
                        'cuda:N')
     if not reasons:
         try:
-            engine_config(settings).validate()
+            engine_config(settings)          # EngineConfig validates on construction
         except ValueError as exc:
             reasons.append(f'engine: {exc}')
     return reasons
@@ -358,7 +358,6 @@ def model_reason(settings: NodeSettings, num_exits: int) -> Optional[str]:
     The rule is the engine's (policies.config.fit_problem), named by parameter. Empty
     exit.thresholds pass: the calibration's (or the loaded ones) apply, sized for the model.
     """
-    from deer_ros.policies.config import fit_problem   # (hoist to the imports after issue 12)
     cfg = engine_config(settings)
     if not cfg.thresholds:
         cfg = dataclasses.replace(cfg, thresholds=(0.0,) * num_exits)
