@@ -32,8 +32,9 @@ def run_fast_cameras(graph, seconds):
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     proc = subprocess.Popen(
         [sys.executable, '-m', 'deer_ros.ros_io.deer_node', '--ros-args',
-         '-p', 'model.device:=cpu', '-p', 'autostart:=true', '-p', f'control_rate_hz:={CONTROL_HZ}',
-         '-p', 'use_gripper_camera:=true', '-r', '__ns:=/fast'],
+         '-p', 'model.device:=cpu', '-p', 'autostart:=true',
+         '-p', f'control_rate_hz:={CONTROL_HZ}', '-p', 'use_gripper_camera:=true',
+         '-r', '__ns:=/fast'],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     received, publish_times = [], []
     try:
