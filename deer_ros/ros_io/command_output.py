@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 from rclpy.duration import Duration
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Bool
+from std_srvs.srv import SetBool
 
 from deer_ros.ros_io import messages
 from deer_ros.ros_io.action_mapping import ArmCommand, hold_command
@@ -23,6 +25,7 @@ from deer_ros.ros_io.control_core import TickOutput
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 TELEMETRY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+HOLD_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)   # latched ones match too
 
 
 def time_msg(stamp: Optional[tuple], now: Any) -> Any:
@@ -55,6 +58,31 @@ class CommandOutput:
         return self.node.get_clock().now().to_msg()
 
     # ------------------------------------------------------------------ holds
+    def create_stop_input(self, group: Any) -> None:
+        """The latched stop: `~/hold` (std_srvs/SetBool) and `hold` (std_msgs/Bool)."""
+        self.node.create_service(SetBool, '~/hold', self._on_hold_service, callback_group=group)
+        self.node.create_subscription(Bool, 'hold', lambda msg: self.set_stop(bool(msg.data)),
+                                      HOLD_QOS, callback_group=group)
+
+    def _on_hold_service(self, request: SetBool.Request, response: SetBool.Response
+                         ) -> SetBool.Response:
+        response.message = self.set_stop(bool(request.data))
+        response.success = True
+        return response
+
+    def set_stop(self, engaged: bool) -> str:
+        """Engage (a hold now, then one per period) or release the latched stop."""
+        if engaged == bool(self.gate.reason('stop')):
+            return 'hold already engaged' if engaged else 'hold not engaged'
+        logger = self.node.get_logger()
+        if engaged:
+            self.engage('stop', 'stop')
+            logger.warning('stop: hold engaged (~/hold or hold topic)')
+            return 'hold engaged: no motion until released'
+        self.gate.release('stop')
+        logger.info('stop released: acting on the next fresh observation')
+        return 'hold released'
+
     def engage(self, source: str, reason: str) -> None:
         """Latch a hold source; publishes its hold now when the outputs are active."""
         self.gate.engage(source, reason, (lambda: self._publish_hold(reason))

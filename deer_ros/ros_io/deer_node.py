@@ -25,8 +25,8 @@ from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Bool, String
-from std_srvs.srv import SetBool, Trigger
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 from deer_ros.ros_io import messages
 from deer_ros.ros_io.camera_sync import Frame
@@ -46,8 +46,6 @@ INSTRUCTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
 INSTRUCTION_VOLATILE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                       durability=DurabilityPolicy.VOLATILE)
-TELEMETRY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-HOLD_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)   # accepts latched too
 Loader = Callable[[NodeSettings], Any]
 
 
@@ -103,10 +101,7 @@ class DeerNode(LifecycleNode):
             self.create_subscription(String, 'instruction', self._on_instruction, qos,
                                      callback_group=self._input_group)
         self.create_service(Trigger, '~/reset', self._on_reset, callback_group=self._input_group)
-        self.create_service(SetBool, '~/hold', self._on_hold_service,
-                            callback_group=self._stop_group)
-        self.create_subscription(Bool, 'hold', lambda msg: self.set_stop(bool(msg.data)),
-                                 HOLD_QOS, callback_group=self._stop_group)
+        self.output.create_stop_input(self._stop_group)   # ~/hold service, hold topic
         self.create_timer(1.0, self._publish_diagnostics, callback_group=self._status_group)
 
     def _create_camera_subscriptions(self) -> None:
@@ -164,24 +159,6 @@ class DeerNode(LifecycleNode):
         elif not text:
             self.events.note('inputs', 'instruction', WARN, 'empty instruction received',
                              self.monotonic())
-
-    def set_stop(self, engaged: bool) -> str:
-        """Engage (publish a hold now, then each period) or release the latched stop."""
-        if engaged == bool(self.output.gate.reason('stop')):
-            return 'hold already engaged' if engaged else 'hold not engaged'
-        if engaged:
-            self.output.engage('stop', 'stop')
-            self.get_logger().warning('stop: hold engaged (~/hold or hold topic)')
-            return 'hold engaged: no motion until released'
-        self.output.gate.release('stop')
-        self.get_logger().info('stop released: acting on the next fresh observation')
-        return 'hold released'
-
-    def _on_hold_service(self, request: SetBool.Request, response: SetBool.Response
-                         ) -> SetBool.Response:
-        response.message = self.set_stop(bool(request.data))
-        response.success = True
-        return response
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response
                   ) -> Trigger.Response:

@@ -79,7 +79,7 @@ def deactivate_activate_cycles(graph, deer, cycles):
         assert actions and any(not a.hold for a in actions), f'cycle {cycle}: no motion'
         if motion_after_hold(actions) or moving_twists_after_hold(twists) \
                 or not actions[-1].hold:
-            bad.append(cycle)
+            bad.append((cycle, [a.hold_reason or 'move' for a in actions]))
         assert actions[-1].hold_reason in ('deactivate', '') or cycle in bad
         assert transition(Transition.TRANSITION_ACTIVATE)
     assert not bad, f'motion published after the deactivate hold in cycles {bad} of {cycles}'
