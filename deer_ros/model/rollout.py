@@ -17,7 +17,7 @@ from deer_ros.model.api import Candidate
 from deer_ros.model.flamingo import DeerVLA
 from deer_ros.model.flops import head_macs, layer_macs, vision_macs
 from deer_ros.model.head import LSTMState
-from deer_ros.model.head_step import HeadStep
+from deer_ros.model.head_step import make_head_step
 from deer_ros.model.mosaic import MosaicAttention
 from deer_ros.model.tokenizer import MEDIA, prompt
 from deer_ros.model.vision import preprocess_batch
@@ -59,11 +59,14 @@ class ModelRollout:
     def __init__(self, model: DeerVLA, tokenizer: Any, device: Optional[str] = None,
                  precision: str = 'fp32', resident_exit: Optional[int] = None,
                  fast_path: bool = True, compile_layers: bool = False,
-                 transform: Optional[str] = None):
+                 transform: Optional[str] = None, head_step: Optional[str] = None):
         """fast_path: batched cameras, cached prompt tensors, one head read-back, SDPA off CPU.
 
         transform: image resize, 'pil' (open_clip's exactly) or 'torch' (faster); None = the
         one the checkpoint was trained with (cfg.vision.transform).
+
+        head_step: the per-frame head, 'exact' (nn.LSTM's own call, DeeR's float order) or
+        'fused' (HeadStep, cheaper); None = the checkpoint's (cfg.head.step).
 
         compile_layers: torch.compile each layer (per-segment kernels; check against eager
         with `deer-ros bench fastpath --compile`).
@@ -76,6 +79,7 @@ class ModelRollout:
         self.tokenizer = tokenizer
         self.precision = precision
         self.transform = transform or model.cfg.vision.transform
+        self.head_step = head_step or model.cfg.head.step
         self.num_layers = model.cfg.lm.n_layers
         self.exit_layers: Tuple[int, ...] = model.cfg.exit_layers
         self.adapters = AdapterRegistry().to(self.device)
@@ -86,8 +90,8 @@ class ModelRollout:
         self._instruction: Optional[str] = None
         self._ids: Optional[torch.Tensor] = None
         self._state: Optional[LSTMState] = None
-        self._head_step = HeadStep(self.model.extra_exit)
-        self._terms: Optional[List[torch.Tensor]] = None     # HeadStep.terms of the state
+        self._head_step = make_head_step(self.model.extra_exit, self.head_step)
+        self._terms: Optional[List[torch.Tensor]] = None     # _head_step.terms of the state
         self._cameras = 2
         self.fast_path = fast_path
         for module in self.model.modules():     # SDPA measured ~4% slower on CPU at L ~ 10
@@ -275,7 +279,7 @@ class ModelRollout:
         return Candidate(layer=layer, pose=pose_np, gripper_prob=prob, state=state)
 
     def _candidate_fast(self, frame: Frame, layer: int) -> Candidate:
-        """candidate() through HeadStep (shared recurrent terms) and one read-back."""
+        """candidate() through the head step (cfg.head.step) and one read-back."""
         head = self.model.extra_exit
         with self._autocast():
             if self._terms is None:         # once per committed state, shared by every exit
