@@ -20,6 +20,7 @@ import pathlib
 from typing import Any, Dict, List, Optional
 
 from deer_ros.cli.convert import add_official_arguments, official_kwargs, readable_errors
+from deer_ros.model.config import HEAD_STEPS, TRANSFORMS
 
 COMMAND = 'infer'
 HELP = 'run image frames through the model (no ROS) and print one JSON line per frame'
@@ -34,10 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument('--precision', default='fp32', help='fp32 | amp | fp16 | bf16 (autocast)')
     src.add_argument('--max-exit', type=int, default=None,
                      help='build only the layers up to this exit index (memory cap)')
-    src.add_argument('--transform', choices=('pil', 'torch'), default=None,
+    src.add_argument('--transform', choices=TRANSFORMS, default=None,
                      help="image resize: pil = open_clip's eval transform exactly, torch = "
                           'faster, 1-2 levels off (default: what the checkpoint was trained '
                           'with; official files: pil)')
+    src.add_argument('--head-step', choices=HEAD_STEPS, default=None,
+                     help="per-frame head: exact = nn.LSTM's own call (DeeR's float order), "
+                          'fused = the recurrent term shared by every exit (cheaper, poses '
+                          'within ~7e-7) (default: what the checkpoint records; official '
+                          'files: exact)')
     add_official_arguments(parser)
     inp = parser.add_argument_group('inputs')
     inp.add_argument('--static', nargs='+', required=True, metavar='IMG',
@@ -70,11 +76,12 @@ def run(args: argparse.Namespace) -> int:
             rollout = rollout_from_checkpoint(args.checkpoint, device=args.device,
                                               precision=args.precision, max_exit=args.max_exit,
                                               transform=args.transform,
+                                              head_step=args.head_step,
                                               **{k: v for k, v in official.items() if v})
     else:
         rollout = rollout_from_preset(args.preset or 'tiny', seed=args.seed, device=args.device,
                                       precision=args.precision, max_exit=args.max_exit,
-                                      transform=args.transform)
+                                      transform=args.transform, head_step=args.head_step)
     rollout.reset(args.instruction)
     grippers = args.gripper or [None] * len(args.static)
     for index, (static, gripper) in enumerate(zip(args.static, grippers)):

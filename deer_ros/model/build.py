@@ -42,8 +42,8 @@ def preset_config(name: str, tokenizer: Any = None, max_exit: Optional[int] = No
 def rollout_from_preset(name: str, seed: int = 0, device: Optional[str] = None,
                         precision: str = 'fp32', max_exit: Optional[int] = None,
                         tokenizer_path: Optional[str] = None,
-                        compile_layers: bool = False,
-                        transform: Optional[str] = None) -> ModelRollout:
+                        compile_layers: bool = False, transform: Optional[str] = None,
+                        head_step: Optional[str] = None) -> ModelRollout:
     """Random weights (deterministic for `seed`); `max_exit` builds only layers up to it.
 
     The weights of the kept layers do not depend on max_exit (the full model is drawn, then
@@ -55,7 +55,8 @@ def rollout_from_preset(name: str, seed: int = 0, device: Optional[str] = None,
     if max_exit is not None:
         model = truncate(model, max_exit)
     return ModelRollout(model, tokenizer, device=device, precision=precision,
-                        compile_layers=compile_layers, transform=transform)
+                        compile_layers=compile_layers, transform=transform,
+                        head_step=head_step)
 
 
 def truncate(model: DeerVLA, max_exit: int) -> DeerVLA:
@@ -69,14 +70,17 @@ def truncate(model: DeerVLA, max_exit: int) -> DeerVLA:
 
 def rollout_from_checkpoint(path: str, device: Optional[str] = None, precision: str = 'fp32',
                             max_exit: Optional[int] = None, compile_layers: bool = False,
-                            transform: Optional[str] = None, **official: Any) -> ModelRollout:
+                            transform: Optional[str] = None, head_step: Optional[str] = None,
+                            **official: Any) -> ModelRollout:
     """Our checkpoint directory, or an official DeeR .pth (see official.load_official).
 
-    transform None: the image resize the checkpoint records (official files: 'pil').
+    transform None: the image resize the checkpoint records (official files: 'pil');
+    head_step None: the head step it records (official files: 'exact').
     """
     model, tokenizer = load_any(path, max_exit=max_exit, **official)
     rollout = ModelRollout(model, tokenizer, device=device, precision=precision,
-                           compile_layers=compile_layers, transform=transform)
+                           compile_layers=compile_layers, transform=transform,
+                           head_step=head_step)
     if is_our_checkpoint(pathlib.Path(path)):
         for block, adapter in load_adapters(path, model.cfg.lm.d_model).items():
             rollout.register_adapter(block, adapter)

@@ -9,6 +9,7 @@ from typing import Any, Dict, Optional, Tuple
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 TRANSFORMS = ('pil', 'torch')
+HEAD_STEPS = ('exact', 'fused')
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,16 @@ class HeadConfig:
     state_features: int = 64               # width of the state embedding joined to the LSTM input
     state_mean: Tuple[float, ...] = ()     # per-dim normalisation, from the training data
     state_std: Tuple[float, ...] = ()      # (empty: 0 and 1)
+    # the per-frame head step, hence the default at inference: 'exact' = nn.LSTM's own call, in
+    # DeeR's float order (official checkpoints: its criterion values to the last bit), 'fused'
+    # = HeadStep, the recurrent term shared by every exit of a frame (cheaper; poses within
+    # ~7e-7; what our training's checkpoints use, so also the value for those predating this
+    # field). See docs/official_checkpoints.md
+    step: str = 'fused'
 
     def __post_init__(self) -> None:
+        if self.step not in HEAD_STEPS:
+            raise ValueError(f'head.step must be one of {HEAD_STEPS}, got {self.step!r}')
         if self.state_dim < 0 or any(len(v) not in (0, self.state_dim)
                                      for v in (self.state_mean, self.state_std)):
             raise ValueError('state_mean / state_std must have state_dim entries (or none)')

@@ -33,55 +33,22 @@ class LayerNormLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor, state: Optional[LSTMState] = None
                 ) -> Tuple[torch.Tensor, LSTMState]:
-        """(B, W, in) -> (B, W, hidden), new state; state layer i is the LSTM's own (h, c)."""
+        """(B, W, in) -> (B, W, hidden), new state; state layer i is the LSTM's own (h, c).
+
+        Each layer is nn.LSTM's own call, as in DeeR's LayerNormLSTM (its float order: the
+        'exact' head step relies on it).
+        """
         hs: List[torch.Tensor] = []
         cs: List[torch.Tensor] = []
-        single_step = x.shape[1] == 1 and not torch.is_grad_enabled()
         for i in range(self.num_layers):
             layer_state = None if state is None else (state[0][i:i + 1], state[1][i:i + 1])
-            if single_step:          # the per-frame path: the same cell without nn.LSTM's overhead
-                x, (h, c) = _lstm_step(self.layers[3 * i], x, layer_state)
-            else:
-                x, (h, c) = self.layers[3 * i](x, layer_state)
+            x, (h, c) = self.layers[3 * i](x, layer_state)
             x = self.layers[3 * i + 1](x)
             if 3 * i + 2 < len(self.layers):
                 x = self.layers[3 * i + 2](x)
             hs.append(h)
             cs.append(c)
         return x, (torch.cat(hs), torch.cat(cs))
-
-
-def _lstm_step(lstm: nn.LSTM, x: torch.Tensor, state: Optional[LSTMState]
-               ) -> Tuple[torch.Tensor, LSTMState]:
-    """One time step of a single-layer batch-first nn.LSTM (gate order i, f, g, o), (B, 1, in).
-
-    Equal to calling the module; at batch 1 and one step its call overhead dominates the head.
-    """
-    inp = x[:, 0]                                                     # (B, in)
-    if state is None:
-        h, c = inp.new_zeros(inp.shape[0], lstm.hidden_size), None
-    else:
-        h, c = state[0][0], state[1][0]                               # (B, hidden)
-    gates = F.linear(inp, lstm.weight_ih_l0, lstm.bias_ih_l0) + \
-        F.linear(h, lstm.weight_hh_l0, lstm.bias_hh_l0)
-    h, c = lstm_cell_update(gates, c)
-    return h[:, None], (h[None], c[None])
-
-
-def lstm_cell_update(gates: torch.Tensor, c: Optional[torch.Tensor]
-                     ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The LSTM cell's pointwise part: gates (B, 4H) in order i, f, g, o -> new (h, c).
-
-    c None is the zero start state (the forget term vanishes).
-    """
-    n = gates.shape[1] // 4
-    act = torch.sigmoid(gates)                         # i, f, o used; g gets tanh below
-    g = torch.tanh(gates[:, 2 * n:3 * n])
-    if c is None:
-        c = act[:, :n] * g
-    else:
-        c = torch.addcmul(act[:, n:2 * n] * c, act[:, :n], g)
-    return act[:, 3 * n:] * torch.tanh(c), c
 
 
 def mlp_layers(cfg: HeadConfig, out_features: int, final: nn.Module) -> nn.Sequential:

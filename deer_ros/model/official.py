@@ -117,7 +117,8 @@ def load_official(deer_path: str, preset: Optional[str] = None,
     """Build the architecture the files describe (official_config) and fill it strictly.
 
     `preset` only fills what no file says; `overrides` ({'lm.n_heads': 16, ...}) win over both.
-    Official checkpoints default to the exact open_clip (PIL) transform they were trained with.
+    Official checkpoints default to the exact open_clip (PIL) transform they were trained with,
+    and to the head step in DeeR's float order (head.step 'exact').
     """
     tokenizer = load_tokenizer(tokenizer_path)
     deer, saved = read_state(deer_path)
@@ -168,6 +169,7 @@ def official_architecture(paths: Dict[str, Optional[str]], saved: Dict[str, Any]
         mpt_facts(paths['mpt'], facts)
     overrides = dict(overrides or {})
     overrides.setdefault('vision.transform', 'pil')
+    overrides.setdefault('head.step', 'exact')
     return resolve(facts, widths, overrides, preset)
 
 

@@ -20,7 +20,7 @@ from deer_ros.model.api import Candidate
 from deer_ros.model.flamingo import DeerVLA
 from deer_ros.model.flops import head_macs, layer_macs, vision_macs
 from deer_ros.model.head import LSTMState
-from deer_ros.model.head_step import HeadStep
+from deer_ros.model.head_step import make_head_step
 from deer_ros.model.mosaic import MosaicAttention
 from deer_ros.model.tokenizer import MEDIA, prompt
 from deer_ros.model.vision import preprocess_batch
@@ -61,13 +61,17 @@ class ModelRollout:
 
     def __init__(self, model: DeerVLA, tokenizer: Any, device: Optional[str] = None,
                  precision: str = 'fp32', resident_exit: Optional[int] = None,
-                 compile_layers: bool = False, transform: Optional[str] = None):
+                 compile_layers: bool = False, transform: Optional[str] = None,
+                 head_step: Optional[str] = None):
         """One execution path: batched cameras, cached prompt tensors, one read-back per head.
 
         SDPA off CPU only. The code before these lives in deer_ros.bench.reference, to compare.
 
         transform: image resize, 'pil' (open_clip's exactly) or 'torch' (faster); None = the
         one the checkpoint was trained with (cfg.vision.transform).
+
+        head_step: the per-frame head, 'exact' (nn.LSTM's own call, DeeR's float order) or
+        'fused' (HeadStep, cheaper); None = the checkpoint's (cfg.head.step).
 
         compile_layers: torch.compile each layer (per-segment kernels; check against eager
         with `deer-ros bench fastpath --compile`).
@@ -80,6 +84,7 @@ class ModelRollout:
         self.tokenizer = tokenizer
         self.precision = precision
         self.transform = transform or model.cfg.vision.transform
+        self.head_step = head_step or model.cfg.head.step
         self.num_layers = model.cfg.lm.n_layers
         self.exit_layers: Tuple[int, ...] = model.cfg.exit_layers
         self.adapters = AdapterRegistry().to(self.device)
@@ -90,8 +95,8 @@ class ModelRollout:
         self._instruction: Optional[str] = None
         self._ids: Optional[torch.Tensor] = None
         self._state: Optional[LSTMState] = None
-        self._head_step = HeadStep(self.model.extra_exit)
-        self._terms: Optional[List[torch.Tensor]] = None     # HeadStep.terms of the state
+        self._head_step = make_head_step(self.model.extra_exit, self.head_step)
+        self._terms: Optional[List[torch.Tensor]] = None     # _head_step.terms of the state
         self._cameras = 2
         for module in self.model.modules():     # SDPA measured ~4% slower on CPU at L ~ 10
             if isinstance(module, MosaicAttention):

@@ -108,6 +108,7 @@ def build_rollout(settings: NodeSettings) -> Any:
     m = settings.model
     device = None if m.device == 'auto' else m.device
     transform = None if m.transform == 'checkpoint' else m.transform
+    head_step = None if m.head_step == 'checkpoint' else m.head_step
     import torch
     torch.set_num_threads(intra_op_threads(m.cpu_threads, len(os.sched_getaffinity(0))))
     if m.checkpoint:
@@ -121,14 +122,16 @@ def build_rollout(settings: NodeSettings) -> Any:
                              'deer-ros convert (docs/official_checkpoints.md)')
         from deer_ros.model.build import rollout_from_checkpoint
         return rollout_from_checkpoint(str(path), device=device, precision=m.precision,
-                                       compile_layers=m.compile, transform=transform)
+                                       compile_layers=m.compile, transform=transform,
+                                       head_step=head_step)
     from deer_ros.model.build import rollout_from_preset
     from deer_ros.model.config import PRESETS
     if m.preset not in PRESETS:
         raise ValueError(f'unknown model.preset {m.preset!r}; known: '
                          f'{", ".join(sorted(PRESETS))}')
     return rollout_from_preset(m.preset, seed=m.seed, device=device, precision=m.precision,
-                               compile_layers=m.compile, transform=transform)
+                               compile_layers=m.compile, transform=transform,
+                               head_step=head_step)
 
 
 def engine_for(model: SegmentModel, settings: NodeSettings, description: str,

@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from deer_ros.model.config import HEAD_STEPS, TRANSFORMS
 from deer_ros.policies.config import EngineConfig, fit_problem
 
 KINDS = {bool: 'bool', int: 'integer', float: 'double', str: 'string',
@@ -65,7 +66,13 @@ class ModelSettings:
         'checkpoint', "Image resize: checkpoint = the one the checkpoint was trained with "
                       "(official DeeR: pil), pil = open_clip's eval transform exactly (PIL "
                       "bicubic), torch = torch's bicubic (faster; 1-2 levels off PIL, see "
-                      "docs/official_checkpoints.md)", choices=('checkpoint', 'pil', 'torch'))
+                      "docs/official_checkpoints.md)", choices=('checkpoint', *TRANSFORMS))
+    head_step: str = setting(
+        'checkpoint', "Per-frame exit head: checkpoint = the one the checkpoint records "
+                      "(official DeeR: exact), exact = nn.LSTM's own call (DeeR's float order: "
+                      "its criterion values exactly), fused = the recurrent term shared by every "
+                      "exit of a frame (cheaper; poses within ~7e-7, see "
+                      "docs/official_checkpoints.md)", choices=('checkpoint', *HEAD_STEPS))
     compile: bool = setting(
         False, 'Compile each language-model layer with torch.compile (fused kernels, fewer '
                'launches; outputs checked against eager by deer-ros bench fastpath --compile). '

@@ -9,6 +9,7 @@ directory). Dimensions follow DeeR's fixed choices where its code hard-wires the
 import contextlib
 import io
 import json
+import os
 import pathlib
 import sys
 
@@ -40,6 +41,9 @@ CLIP = {'model_cfg': {'embed_dim': 32, 'quick_gelu': True,
                       'text_cfg': {'context_length': 16, 'vocab_size': 64, 'width': 32,
                                    'heads': 2, 'layers': 1}}}
 FRAMES = 8
+# CPU threads of both sides (run_deer.py reads the same variable): the oneDNN LSTM and MKL
+# kernels split work by thread count, so only equal counts compare bit for bit
+THREADS = int(os.environ.get('DEER_REF_THREADS', '1'))
 
 
 def config() -> DeerConfig:
@@ -94,6 +98,7 @@ def write_case(out: pathlib.Path) -> dict:
 
 def main_(out: pathlib.Path) -> None:
     """Write the case, then run our CLI for each policy (thresholds chosen from values)."""
+    torch.set_num_threads(THREADS)
     if out.exists():
         import shutil
         shutil.rmtree(out)

@@ -11,6 +11,7 @@ missing key is checked here), and each frame goes through ModelWrapper.step's ca
 exit_controller=ExitController(ActionValueNet(...)))).
 """
 import json
+import os
 import pathlib
 import sys
 import types
@@ -177,7 +178,7 @@ INSTRUCTION = 'push the red block to the left'
 
 if __name__ == '__main__':
     src, case = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get('DEER_REF_THREADS', '1')))   # as make_case.py
     model, processor, tokenizer = build(src, case)
     policies = json.loads((case / 'policies.json').read_text())
     frames = len(list((case / 'frames').glob('s*.npy')))

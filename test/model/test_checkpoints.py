@@ -117,7 +117,16 @@ def test_official_layout_loads_strictly_and_reproduces_actions(tmp_path):
         torch.testing.assert_close(theirs[key], value, rtol=0, atol=0, msg=key)
     from deer_ros.model.rollout import ModelRollout
     assert loaded.model.cfg.vision.transform == 'pil'          # official: open_clip's resize
-    same = ModelRollout(loaded.model, loaded.tokenizer, 'cpu', transform='torch')
+    assert loaded.model.cfg.head.step == 'exact'               # official: DeeR's nn.LSTM call
+    from deer_ros.model.head_step import ExactHeadStep, HeadStep
+    assert isinstance(ModelRollout(loaded.model, loaded.tokenizer, 'cpu')._head_step,
+                      ExactHeadStep)
+    # tensors read from the files are copied where they are not 64-byte aligned (MKL rounds
+    # differently on misaligned operands), so the model computes as one allocated by torch
+    assert all(p.data_ptr() % 64 == 0 for p in loaded.model.parameters())
+    same = ModelRollout(loaded.model, loaded.tokenizer, 'cpu', transform='torch',
+                        head_step='fused')
+    assert isinstance(same._head_step, HeadStep)
     np.testing.assert_allclose(_pose(same), _pose(rollout), atol=1e-6)
 
 

@@ -1,4 +1,5 @@
-"""HeadStep (the per-frame head path) computes what ExitHead.forward computes."""
+"""The per-frame head steps: 'fused' (HeadStep) computes what ExitHead.forward computes, within
+float rounding; 'exact' (ExactHeadStep) is nn.LSTM's own call, bit for bit."""
 from dataclasses import replace
 
 import numpy as np
@@ -8,8 +9,8 @@ from model_examples import make_image, make_tiny
 
 from deer_ros.bench.reference import ReferenceRollout
 from deer_ros.model.config import HeadConfig
-from deer_ros.model.head import ExitHead
-from deer_ros.model.head_step import HeadStep
+from deer_ros.model.head import ExitHead, LayerNormLSTM
+from deer_ros.model.head_step import ExactHeadStep, HeadStep, make_head_step
 
 LAYOUTS = [
     HeadConfig(hidden_size=16, mlp_hidden_dims=(24, 12, 8)),
@@ -36,13 +37,64 @@ def test_head_step_equals_module_forward(cfg, with_state):
         terms = step.terms(state, batch=3)
         for _ in range(3):                           # several exits share one set of terms
             pooled = torch.randn(3, 32)
-            with torch.enable_grad():                # nn.LSTM's own path as the reference
-                ref_pose, ref_logit, (ref_h, ref_c) = head(pooled[:, None], state)
+            ref_pose, ref_logit, (ref_h, ref_c) = head(pooled[:, None], state)
             pose, logit, (h, c) = step(pooled, state, terms)
-            torch.testing.assert_close(pose, ref_pose[:, 0].detach())
-            torch.testing.assert_close(logit, ref_logit[:, 0].detach())
-            torch.testing.assert_close(h, ref_h.detach())
-            torch.testing.assert_close(c, ref_c.detach())
+            torch.testing.assert_close(pose, ref_pose[:, 0])
+            torch.testing.assert_close(logit, ref_logit[:, 0])
+            torch.testing.assert_close(h, ref_h)
+            torch.testing.assert_close(c, ref_c)
+
+
+def _deer_head(head, x, state):
+    """DeeR's DeterministicDecoder at one frame, written from its code: nn.LSTM's own calls
+    (LayerNormLSTM: one per layer on (h[i:i+1], c[i:i+1]), then LayerNorm), MLPs on (B, 1, H)."""
+    if isinstance(head.rnn, LayerNormLSTM):
+        hs, cs = [], []
+        for i in range(head.rnn.num_layers):
+            layer_state = None if state is None else (state[0][i:i + 1], state[1][i:i + 1])
+            x, (h, c) = head.rnn.layers[3 * i](x, layer_state)
+            x = head.rnn.layers[3 * i + 1](x)
+            hs.append(h)
+            cs.append(c)
+        new_state = (torch.cat(hs), torch.cat(cs))
+    else:
+        x, new_state = head.rnn(x, state)
+    return head.actions.mlp(x), head.gripper.mlp(x), new_state
+
+
+@pytest.mark.parametrize('cfg', LAYOUTS, ids=['ln-lstm', 'plain-lstm', 'legacy-mlp'])
+@pytest.mark.parametrize('batch', [1, 2])
+def test_exact_head_step_is_nn_lstm_bit_for_bit(cfg, batch):
+    torch.manual_seed(1)
+    head = ExitHead(cfg, in_features=32).eval()
+    for p in head.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    step = make_head_step(head, 'exact')
+    assert isinstance(step, ExactHeadStep)
+    ours = theirs = None                     # committed states, from zero (None) as in DeeR
+    with torch.no_grad():
+        for frame in range(4):
+            terms = step.terms(ours, batch)
+            for _ in range(3):               # several exits per frame, same committed state
+                pooled = torch.randn(batch, 32)
+                pose, logit, state = step(pooled, ours, terms)
+                ref_pose, ref_prob, ref_state = _deer_head(head, pooled[:, None], theirs)
+                assert torch.equal(pose, ref_pose[:, 0])
+                assert torch.equal(torch.sigmoid(logit), ref_prob[:, 0])
+                assert all(torch.equal(a, b) for a, b in zip(state, ref_state))
+            ours, theirs = state, ref_state  # commit the last exit's state
+
+
+def test_head_step_choice_and_default():
+    head = ExitHead(LAYOUTS[0], in_features=32)
+    assert HeadConfig().step == 'fused'      # our checkpoints, and those predating the field
+    assert isinstance(make_head_step(head, 'fused'), HeadStep)
+    with pytest.raises(ValueError, match='head step'):
+        make_head_step(head, 'fast')
+    with pytest.raises(ValueError, match='head.step'):
+        HeadConfig(step='fast')
+    rollout = make_tiny()
+    assert rollout.head_step == 'fused' and isinstance(rollout._head_step, HeadStep)
 
 
 def _reference_of(rollout):

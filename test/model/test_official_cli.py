@@ -75,6 +75,8 @@ def test_non_preset_official_files_convert_and_infer_without_preset(tmp_path, ca
     from deer_ros.model.checkpoint import load_checkpoint
     converted, _ = load_checkpoint(out)
     assert converted.cfg.vision.transform == 'pil'
+    assert converted.cfg.head.step == 'exact'                  # kept by the converted directory
+    assert all(p.data_ptr() % 64 == 0 for p in converted.parameters())
     assert converted.cfg.lm.alibi_slopes == 'mosaic_gpt'
     for key, value in model.state_dict().items():
         assert torch.equal(converted.state_dict()[key], value), key
@@ -87,8 +89,12 @@ def test_non_preset_official_files_convert_and_infer_without_preset(tmp_path, ca
     assert main(['infer', '--checkpoint', paths['deer'], *files, *policy]) == 0
     direct = _lines(capsys)
     assert [r['exit_index'] for r in direct] == [2, 2]
-    np.testing.assert_allclose([r['action'] for r in direct], [r['action'] for r in from_dir],
-                               atol=1e-6)
+    assert [r['action'] for r in direct] == [r['action'] for r in from_dir]   # the same step
+    assert main(['infer', '--checkpoint', out, *policy, '--head-step', 'fused']) == 0
+    fused = _lines(capsys)
+    assert [r['exit_index'] for r in fused] == [2, 2]
+    np.testing.assert_allclose([r['action'] for r in fused], [r['action'] for r in from_dir],
+                               atol=1e-5)
 
 
 def test_disagreeing_files_are_one_error_naming_both(tmp_path):

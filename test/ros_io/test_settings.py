@@ -130,6 +130,9 @@ def test_model_precision_and_compile_reach_the_rollout():
     assert all(fn is not block for fn, block in zip(rollout._layer_fns, rollout.model.blocks))
     plain = build_rollout(S.from_flat({'model.device': 'cpu'}))
     assert plain.precision == 'fp32'
+    assert plain.head_step == 'fused'                       # the preset's (our training's)
+    assert build_rollout(S.from_flat({'model.device': 'cpu', 'model.head_step': 'exact'})
+                         ).head_step == 'exact'
     assert all(fn is block for fn, block in zip(plain._layer_fns, plain.model.blocks))
 
 
