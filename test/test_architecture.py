@@ -120,3 +120,14 @@ def test_no_import_cycle_between_subpackages():
         packages.setdefault(outer, set()).update(
             _subpackage(d) for d in deps if _subpackage(d) not in (outer, PACKAGE))
     assert cycles(packages) == []
+
+
+def test_architecture_doc_names_existing_files_and_every_subpackage():
+    import re
+    text = (ROOT / 'docs' / 'architecture.md').read_text()
+    named = set(re.findall(r'\b([a-z_]+/[a-z_]+\.py)\b', text))
+    assert named, 'docs/architecture.md names the file at each step'
+    missing = [n for n in named if not (ROOT / PACKAGE / n).exists() and not (ROOT / n).exists()]
+    assert missing == [], f'docs/architecture.md names files that do not exist: {missing}'
+    packages = {_subpackage(m).split('.')[-1] for m in import_graph()} - {PACKAGE}
+    assert {p for p in packages if f'{p}/' not in text} == set()

@@ -20,8 +20,8 @@ HELP = 'DySL-style two-stage distillation of skip adapters into a checkpoint'
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `deer-ros distill`."""
+    from deer_ros.cli.config_flags import add_config_flags
     from deer_ros.training.config import DistillConfig
-    d = DistillConfig()
     parser.add_argument('checkpoint', help='trained model (our checkpoint format)')
     parser.add_argument('data', nargs='+', help='recorded dataset directories')
     parser.add_argument('-o', '--output', required=True,
@@ -29,20 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--layers', metavar='YAML',
                         help='analyze-layers output giving the blocks (default: the default '
                              'static layers of deer_ros.policies.skipping)')
-    parser.add_argument('--stage1-steps', type=int, default=d.stage1_steps)
-    parser.add_argument('--stage2-steps', type=int, default=d.stage2_steps)
-    parser.add_argument('--window', type=int, default=d.window)
-    parser.add_argument('--batch-size', type=int, default=d.batch_size)
-    parser.add_argument('--lr', type=float, default=d.lr)
-    parser.add_argument('--warmup-steps', type=int, default=d.warmup_steps)
-    parser.add_argument('--adapter-rank', type=int, default=d.adapter_rank)
-    parser.add_argument('--skip-prob', type=float, default=d.skip_prob,
-                        help='stage 2: probability that a block is skipped, per frame')
-    parser.add_argument('--label-weight', type=float, default=d.label_weight,
-                        help='stage 2: weight of the demonstration loss')
-    parser.add_argument('--shift-pad', type=int, default=d.shift_pad)
-    parser.add_argument('--seed', type=int, default=d.seed)
-    parser.add_argument('--threads', type=int, default=d.num_threads)
+    add_config_flags(parser, DistillConfig, rename={'num_threads': 'threads'})
     parser.add_argument('--device', default='auto', help='cpu, cuda, cuda:N or auto')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
 
@@ -55,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from deer_ros.cli.config_flags import config_from_args
     from deer_ros.model.checkpoint import CONFIG, load_checkpoint, save_checkpoint
     from deer_ros.model.rollout import resolve_device
     from deer_ros.training.blocks import blocks_for
@@ -63,12 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from deer_ros.training.plot import plot_losses
     from deer_ros.training.runner import load_data
 
-    cfg = DistillConfig(window=args.window, batch_size=args.batch_size,
-                        stage1_steps=args.stage1_steps, stage2_steps=args.stage2_steps,
-                        lr=args.lr, warmup_steps=args.warmup_steps,
-                        adapter_rank=args.adapter_rank, skip_prob=args.skip_prob,
-                        label_weight=args.label_weight, shift_pad=args.shift_pad,
-                        seed=args.seed, num_threads=args.threads)
+    cfg = config_from_args(DistillConfig, args)
     torch.set_num_threads(cfg.num_threads)
     model, tokenizer = load_checkpoint(args.checkpoint)
     old_meta = json.loads((pathlib.Path(args.checkpoint) / CONFIG).read_text()).get(

@@ -26,8 +26,8 @@ HELP = 'multi-exit training (DeeR recipe) on recorded demonstrations'
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `deer-ros train`."""
-    from deer_ros.training.config import FREEZE_CHOICES, TrainConfig
-    d = TrainConfig()
+    from deer_ros.cli.config_flags import add_config_flags
+    from deer_ros.training.config import TrainConfig
     parser.add_argument('data', nargs='+', help='recorded dataset directories')
     src = parser.add_mutually_exclusive_group()
     src.add_argument('--preset', default='tiny', help='model preset trained from scratch '
@@ -39,34 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '(default %(default)s)')
     parser.add_argument('--export', metavar='DIR',
                         help='also write the final model and its loss plot to DIR')
-    parser.add_argument('--window', type=int, default=d.window, help='frames per sample')
-    parser.add_argument('--batch-size', type=int, default=d.batch_size, help='windows per step')
-    parser.add_argument('--joint-steps', type=int, default=None,
-                        help=f'phase-1 steps, backbone + head (default {d.joint_steps}; with '
-                             '--resume: change the saved schedule)')
-    parser.add_argument('--head-steps', type=int, default=None,
-                        help=f'phase-2 steps, head only (default {d.head_steps}; with '
-                             '--resume: change the saved schedule)')
-    parser.add_argument('--lr', type=float, default=d.lr, help='phase-1 peak learning rate')
-    parser.add_argument('--head-lr', type=float, default=d.head_lr,
-                        help='phase-2 peak learning rate')
-    parser.add_argument('--head-lr-scale', type=float, default=d.head_lr_scale,
-                        help='phase-1 head LR = --lr x this (DeeR: 0.25)')
-    parser.add_argument('--weight-decay', type=float, default=d.weight_decay)
-    parser.add_argument('--warmup-steps', type=int, default=d.warmup_steps)
-    parser.add_argument('--grad-clip', type=float, default=d.grad_clip)
-    parser.add_argument('--shift-pad', type=int, default=d.shift_pad,
-                        help='random-shift pixels at the model image size (0: off)')
-    parser.add_argument('--freeze', choices=FREEZE_CHOICES, default=d.freeze,
-                        help="frozen parameters: none (default), vision, deer (DeeR's split)")
-    parser.add_argument('--seed', type=int, default=d.seed, help='init, data and sampling seed')
-    parser.add_argument('--save-every', type=int, default=d.save_every, metavar='N')
-    parser.add_argument('--log-every', type=int, default=d.log_every, metavar='N')
-    parser.add_argument('--threads', type=int, default=d.num_threads, help='torch CPU threads')
+    add_config_flags(parser, TrainConfig, rename={'num_threads': 'threads'},
+                     optional=('joint_steps', 'head_steps'))
     parser.add_argument('--device', default='auto', help="cpu, cuda, cuda:N or auto")
-    parser.add_argument('--use-state', action='store_true',
-                        help='a new model whose head also takes the recorded robot state '
-                             '(end-effector position + gripper opening)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
 
 

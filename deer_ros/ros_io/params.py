@@ -1,5 +1,5 @@
 """ROS parameter declarations and validation generated from deer_ros.ros_io.settings."""
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Iterable, List, Tuple
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType, SetParametersResult)
@@ -10,7 +10,8 @@ from deer_ros.ros_io.settings import SPECS, NodeSettings, ParamSpec, check_value
 
 ROS_TYPES = {'bool': ParameterType.PARAMETER_BOOL, 'integer': ParameterType.PARAMETER_INTEGER,
              'double': ParameterType.PARAMETER_DOUBLE, 'string': ParameterType.PARAMETER_STRING,
-             'double_array': ParameterType.PARAMETER_DOUBLE_ARRAY}
+             'double_array': ParameterType.PARAMETER_DOUBLE_ARRAY,
+             'string_array': ParameterType.PARAMETER_STRING_ARRAY}
 
 
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
@@ -33,16 +34,26 @@ def initial_value(spec: ParamSpec) -> Any:
     if spec.kind == 'double_array':
         # rclpy types [] as a byte array: declare the type alone (value NOT_SET reads as []).
         return [float(v) for v in spec.default] or Parameter.Type.DOUBLE_ARRAY
+    if spec.kind == 'string_array':
+        return [str(v) for v in spec.default] or Parameter.Type.STRING_ARRAY
     return spec.default
 
 
 def declare_all(node: Any) -> NodeSettings:
     """Declare every parameter on node (YAML / -p overrides apply) and return the settings."""
+    return from_flat(declare_specs(node, SPECS.values()))
+
+
+def declare_specs(node: Any, specs: Iterable[ParamSpec]) -> Dict[str, Any]:
+    """Declare each spec's parameter with its descriptor (ROS enforces the range on overrides).
+
+    Returns {name: declared value, coerced to the setting's Python type}.
+    """
     values = {}
-    for spec in SPECS.values():
+    for spec in specs:
         param = node.declare_parameter(spec.name, initial_value(spec), descriptor(spec))
-        values[spec.name] = param.value
-    return from_flat(values)
+        values[spec.name] = coerce(spec, param.value)
+    return values
 
 
 def check_changes(current: NodeSettings, params: List[Parameter]

@@ -18,7 +18,7 @@ from deer_ros.model.config import HEAD_STEPS, TRANSFORMS
 from deer_ros.policies.config import EngineConfig, fit_problem
 
 KINDS = {bool: 'bool', int: 'integer', float: 'double', str: 'string',
-         Tuple[float, ...]: 'double_array'}
+         Tuple[float, ...]: 'double_array', Tuple[str, ...]: 'string_array'}
 RESTART_NOTE = 'read-only: restart to change'
 
 
@@ -98,6 +98,18 @@ def engine_setting(name: str, description: str = '') -> Any:
                    description or meta['description'], unit=meta['unit'] or '',
                    min=meta['min'], max=meta['max'], live=meta['live'],
                    choices=meta['choices'] or (), engine=name)
+
+
+def setting_like(cls: type, name: str, description: str = '', live: bool = False) -> Any:
+    """A setting with the default, unit, range and choices of cls's field `name`.
+
+    For another node's parameter of the same meaning, e.g. sim_node's action scaling, which is
+    deer_node's action.*.
+    """
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    m = f.metadata
+    return setting(f.default, description or m['description'], unit=m['unit'], min=m['min'],
+                   max=m['max'], live=live, choices=m['choices'], engine=m['engine'])
 
 
 @dataclass(frozen=True)
@@ -230,7 +242,7 @@ class ParamSpec:
     """One parameter as ROS and the YAML file see it."""
 
     name: str                 # dotted ROS parameter name
-    kind: str                 # bool | integer | double | string | double_array
+    kind: str                 # bool | integer | double | string | double_array | string_array
     default: Any
     description: str
     unit: str
@@ -296,6 +308,8 @@ def coerce(spec: ParamSpec, value: Any) -> Any:
     """Convert a parameter value to the setting's Python type (ROS ints for doubles, arrays)."""
     if spec.kind == 'double_array':
         return tuple(float(v) for v in (value if value is not None else ()))
+    if spec.kind == 'string_array':
+        return tuple(str(v) for v in (value if value is not None else ()))
     if spec.kind == 'double' and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
@@ -339,6 +353,19 @@ def check_value(spec: ParamSpec, value: Any) -> Optional[str]:
     if spec.choices and value not in spec.choices:
         return f'{spec.name}: {value!r} is not one of {", ".join(spec.choices)}'
     return None
+
+
+def field_problems(obj: Any) -> List[str]:
+    """check_value's reason for every field of a settings dataclass instance that has one."""
+    reasons = []
+    for spec in param_specs(type(obj)):
+        value = obj
+        for part in spec.name.split('.'):
+            value = getattr(value, part)
+        reason = check_value(spec, value)
+        if reason:
+            reasons.append(reason)
+    return reasons
 
 
 def validate(settings: NodeSettings) -> List[str]:
@@ -413,6 +440,8 @@ def yaml_scalar(kind: str, value: Any) -> str:
         return text if '.' in text else text + '.0'
     if kind == 'double_array':
         return '[' + ', '.join(yaml_scalar('double', v) for v in value) + ']'
+    if kind == 'string_array':
+        return '[' + ', '.join(str(v) for v in value) + ']'
     return '"' + str(value).replace('\\', '\\\\').replace('"', '\\"') + '"'
 
 
@@ -441,11 +470,14 @@ def render_yaml(node_name: str = 'deer_node', specs: Optional[List[ParamSpec]] =
     return '\n'.join(lines) + '\n'
 
 
-def render_markdown() -> str:
-    """The parameter table of docs/node.md (name, type, default, range, unit, live, meaning)."""
+def render_markdown(specs: Optional[List[ParamSpec]] = None) -> str:
+    """The parameter table of docs/node.md (name, type, default, range, unit, live, meaning).
+
+    specs: another node's parameters (sim_node's for docs/simulation.md); default deer_node's.
+    """
     rows = ['| Parameter | Type | Default | Range / choices | Unit | Live | Description |',
             '|---|---|---|---|---|---|---|']
-    for spec in SPECS.values():
+    for spec in specs or list(SPECS.values()):
         if spec.choices:
             allowed = ', '.join(f'`{c}`' for c in spec.choices)
         elif spec.min is not None or spec.max is not None:

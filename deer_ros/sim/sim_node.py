@@ -18,15 +18,14 @@ ActionCommand's header.stamp in `action_stamp` (zero after a reset), so observer
 actions the robot applied, not the answers deer_node sent (some are dropped as stale). The
 logic lives in MetaWorldSim / session; this node only wires parameters, topics and the service.
 """
-from dataclasses import dataclass, field, fields
-from typing import List, Optional
+from dataclasses import dataclass
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
-from rcl_interfaces.msg import ParameterDescriptor
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -34,7 +33,9 @@ from std_srvs.srv import Trigger
 from deer_ros.model.api import STATE_CONVENTION
 from deer_ros.msg import ActionCommand, EpisodeStatus
 from deer_ros.ros_io.action_mapping import command_to_action, scaling_parameters
-from deer_ros.ros_io.settings import ActionSettings
+from deer_ros.ros_io.params import declare_specs
+from deer_ros.ros_io.settings import ActionSettings, field_problems, param_specs, setting, \
+    setting_like
 from deer_ros.ros_io.spin import spin_node
 from deer_ros.sim.metaworld_sim import MetaWorldSim, Observation, SimConfig
 from deer_ros.sim.session import EpisodeSchedule, StampGate
@@ -46,30 +47,53 @@ RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 SCALING = scaling_parameters()   # deer_node's action scaling: same names, defaults, meaning
 
 
-def _p(default, description: str):
-    return field(default_factory=lambda: default, metadata={'description': description})
+def _scaling(name: str) -> Any:
+    """deer_node's action.<name>: default, unit and range from ActionSettings (read-only here)."""
+    return setting_like(ActionSettings, name, SCALING[name][1])
 
 
-@dataclass
+@dataclass(frozen=True)
 class SimNodeConfig:
-    """sim_node's parameters (all read-only after start); names, defaults and help live here."""
+    """sim_node's parameters, all read-only after start.
 
-    tasks: List[str] = _p(list(DEFAULT_TASKS), 'MetaWorld tasks, run in this order')
-    episodes_per_task: int = _p(10, 'Episodes of each task (seeds seed, seed+1, ...)')
-    max_steps: int = _p(0, "Actions per episode; 0 = the task's limit")
-    image_size: int = _p(96, 'Static camera image side, pixels')
-    gripper_image_size: int = _p(0, 'Gripper camera image side, pixels; 0 = image_size')
-    seed: int = _p(0, 'Scene seed of the first episode of every task')
-    autostart: bool = _p(True, 'Start the first episode at launch (else wait for ~/reset)')
-    idle_publish_rate_hz: float = _p(2.0, 'Republish the current frames while no action '
-                                          'arrives, Hz (0 = never)')
-    require_matching_stamp: bool = _p(True, "Apply only actions stamped with the current "
-                                            "observation's stamp (false for teleoperation)")
-    translation_scale_m: float = _p(*SCALING['translation_scale_m'])
-    rotation_scale_rad: float = _p(*SCALING['rotation_scale_rad'])    # rotations are ignored
-    gripper_open_positive: bool = _p(*SCALING['gripper_open_positive'])
-    static_frame_id: str = _p('static_camera', 'frame_id of the static camera images')
-    gripper_frame_id: str = _p('gripper_camera', 'frame_id of the gripper camera images')
+    Names, defaults, ranges and help live here once: the declared parameters (with their
+    ranges), the validation below and docs/simulation.md's table come from these fields.
+    """
+
+    tasks: Tuple[str, ...] = setting(tuple(DEFAULT_TASKS), 'MetaWorld tasks, run in this order')
+    episodes_per_task: int = setting(10, 'Episodes of each task; episode e uses seed seed + e; '
+                                         'the schedule starts over when exhausted',
+                                     min=1, max=1000000)
+    max_steps: int = setting(0, "Actions per episode; 0 = the task's limit (200)", unit='actions',
+                             min=0, max=1000000)
+    image_size: int = setting(96, 'Static camera image side', unit='px', min=8, max=2048)
+    gripper_image_size: int = setting(0, 'Gripper camera image side; 0 = image_size',
+                                      unit='px', min=0, max=2048)
+    seed: int = setting(0, 'Scene seed of the first episode of every task', min=0,
+                        max=2**31 - 1)
+    autostart: bool = setting(True, 'Start the first episode at launch (else wait for ~/reset)')
+    idle_publish_rate_hz: float = setting(2.0, 'Republish the current frames while no action '
+                                               'arrives (0 = never)', unit='Hz', min=0.0,
+                                          max=1000.0)
+    require_matching_stamp: bool = setting(
+        True, "The stamp gate: apply only actions stamped with the current observation's "
+              'stamp; false accepts every action (teleoperation)')
+    translation_scale_m: float = _scaling('translation_scale_m')
+    rotation_scale_rad: float = _scaling('rotation_scale_rad')    # rotations are ignored
+    gripper_open_positive: bool = _scaling('gripper_open_positive')
+    static_frame_id: str = setting('static_camera', 'frame_id of the static camera images')
+    gripper_frame_id: str = setting('gripper_camera', 'frame_id of the gripper camera images')
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'tasks', tuple(self.tasks))
+        reasons = field_problems(self)
+        if not self.tasks:
+            reasons.append('tasks: at least one task is needed')
+        reasons += [f'{name}: must not be empty'
+                    for name in ('static_frame_id', 'gripper_frame_id')
+                    if not getattr(self, name).strip()]
+        if reasons:
+            raise ValueError('sim_node parameters: ' + '; '.join(reasons))
 
     @property
     def scaling(self) -> ActionSettings:
@@ -79,15 +103,16 @@ class SimNodeConfig:
                               gripper_open_positive=self.gripper_open_positive)
 
 
+PARAM_SPECS = param_specs(SimNodeConfig)
+
+
 def declare_config(node: Node) -> SimNodeConfig:
-    """Declare every SimNodeConfig field as a read-only parameter and return the values."""
-    values = {}
-    for f in fields(SimNodeConfig):
-        default = f.default_factory()
-        descriptor = ParameterDescriptor(description=f.metadata['description'], read_only=True)
-        values[f.name] = node.declare_parameter(f.name, default, descriptor).value
-    values['tasks'] = list(values['tasks'])
-    return SimNodeConfig(**values)
+    """Declare every SimNodeConfig field as a read-only parameter with its range; the values.
+
+    An override outside a range is refused by ROS at declaration; every other unusable value
+    by SimNodeConfig (ValueError naming the parameters): the node does not start.
+    """
+    return SimNodeConfig(**declare_specs(node, PARAM_SPECS))
 
 
 def joint_state_msg(values: np.ndarray, stamp, frame_id: str = 'world') -> JointState:
@@ -118,7 +143,11 @@ class SimNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('sim_node', **kwargs)
-        self.config = cfg = declare_config(self)
+        try:
+            self.config = cfg = declare_config(self)
+        except Exception:
+            super().destroy_node()   # nothing else exists yet; the reason goes to the caller
+            raise
         tasks = [get_task(t).env_name for t in cfg.tasks]
         self.sim = MetaWorldSim(SimConfig(static_size=cfg.image_size,
                                           gripper_size=cfg.gripper_image_size or cfg.image_size,

@@ -3,34 +3,47 @@
 Defaults are sized for the `tiny` preset trained from scratch on CPU; DeeR's own values for the
 3B model are listed in docs/training.md next to ours.
 """
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional, Tuple
 
 FREEZE_CHOICES = ('none', 'vision', 'deer')
 
 
+def option(default: Any, help: str, **meta: Any) -> Any:
+    """A config field with its help text (deer_ros.cli.config_flags makes it a flag)."""
+    return field(default=default, metadata=dict(help=help, **meta))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Multi-exit training (DeeR section 5): data windows, optimiser, schedule, checkpoints."""
+    """Multi-exit training (DeeR section 5): data windows, optimiser, schedule, checkpoints.
 
-    window: int = 12                  # frames per sample (DeeR: 12)
-    batch_size: int = 8               # windows per step
-    joint_steps: int = 2000           # phase 1: backbone + head (DeeR's "joint" epochs)
-    head_steps: int = 0               # phase 2: head only, backbone under no_grad ("post")
-    lr: float = 1e-3                  # peak AdamW learning rate, phase 1
-    head_lr: float = 2.5e-4           # peak learning rate of phase 2 (fresh optimiser)
-    head_lr_scale: float = 1.0        # phase-1 head LR = lr * this (DeeR: 0.25)
-    weight_decay: float = 0.01        # on >= 2-D weights only (no norms, biases, embeddings)
-    warmup_steps: int = 200           # linear warm-up, then constant (DeeR's schedule)
-    grad_clip: float = 1.0            # global norm
-    gripper_weight: float = 0.01      # BCE weight next to the pose Huber loss (DeeR: 0.01)
-    shift_pad: int = 2                # random-shift augmentation, pixels at the model's size
-    freeze: str = 'none'              # 'none' | 'vision' | 'deer' (see docs/training.md)
-    seed: int = 0
-    save_every: int = 500             # checkpoint every N steps (and at each phase end)
-    log_every: int = 10               # loss history resolution, steps
-    num_threads: int = 2              # torch CPU threads
-    use_state: bool = False           # a new model's head takes the recorded robot state
+    Each field's help is also its `deer-ros train` flag's help (--num-threads is --threads).
+    """
+
+    window: int = option(12, 'frames per sample (DeeR: 12)')
+    batch_size: int = option(8, 'windows per step')
+    joint_steps: int = option(2000, 'phase-1 steps, backbone + head (DeeR\'s "joint" epochs; '
+                                    'with --resume: change the saved schedule)')
+    head_steps: int = option(0, 'phase-2 steps, head only, backbone under no_grad (DeeR\'s '
+                                '"post"; with --resume: change the saved schedule)')
+    lr: float = option(1e-3, 'phase-1 peak AdamW learning rate')
+    head_lr: float = option(2.5e-4, 'phase-2 peak learning rate (fresh optimiser)')
+    head_lr_scale: float = option(1.0, 'phase-1 head LR = lr x this (DeeR: 0.25)')
+    weight_decay: float = option(0.01, 'AdamW weight decay, on >= 2-D weights only (no norms, '
+                                       'biases, embeddings)')
+    warmup_steps: int = option(200, 'linear warm-up steps, then constant LR (DeeR\'s schedule)')
+    grad_clip: float = option(1.0, 'gradient clipping, global norm')
+    gripper_weight: float = option(0.01, 'BCE weight next to the pose Huber loss (DeeR: 0.01)')
+    shift_pad: int = option(2, 'random-shift pixels at the model image size (0: off)')
+    freeze: str = option('none', "frozen parameters: none, vision, deer (DeeR's split; see "
+                                 'docs/training.md)', choices=FREEZE_CHOICES)
+    seed: int = option(0, 'init, data and sampling seed')
+    save_every: int = option(500, 'checkpoint every N steps (and at each phase end)')
+    log_every: int = option(10, 'loss history resolution, steps')
+    num_threads: int = option(2, 'torch CPU threads')
+    use_state: bool = option(False, "a new model whose head also takes the recorded robot "
+                                    'state (end-effector position + gripper opening)')
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.batch_size < 1:
@@ -66,21 +79,21 @@ class TrainConfig:
 class DistillConfig:
     """DySL-style two-stage distillation of skip adapters (the backbone and head stay frozen)."""
 
-    window: int = 12
-    batch_size: int = 8
-    stage1_steps: int = 300           # adapters imitate the skipped block's output
-    stage2_steps: int = 300           # actions on skipped paths imitate the full path
-    lr: float = 1e-3
-    warmup_steps: int = 50
-    grad_clip: float = 1.0
-    adapter_rank: int = 16
-    skip_prob: float = 0.5            # stage 2: chance each block is skipped, per frame
-    label_weight: float = 0.5         # stage 2: weight of the demonstration-label loss
-    gripper_weight: float = 0.01
-    shift_pad: int = 2
-    seed: int = 0
-    log_every: int = 10
-    num_threads: int = 2
+    window: int = option(12, 'frames per sample')
+    batch_size: int = option(8, 'windows per step')
+    stage1_steps: int = option(300, 'stage 1: adapters imitate the skipped block\'s output')
+    stage2_steps: int = option(300, 'stage 2: actions on skipped paths imitate the full path')
+    lr: float = option(1e-3, 'peak AdamW learning rate')
+    warmup_steps: int = option(50, 'linear warm-up steps, then constant LR')
+    grad_clip: float = option(1.0, 'gradient clipping, global norm')
+    adapter_rank: int = option(16, 'rank of each skip adapter')
+    skip_prob: float = option(0.5, 'stage 2: probability that a block is skipped, per frame')
+    label_weight: float = option(0.5, 'stage 2: weight of the demonstration-label loss')
+    gripper_weight: float = option(0.01, 'BCE weight next to the pose Huber loss')
+    shift_pad: int = option(2, 'random-shift pixels at the model image size (0: off)')
+    seed: int = option(0, 'data and sampling seed')
+    log_every: int = option(10, 'loss history resolution, steps')
+    num_threads: int = option(2, 'torch CPU threads')
     blocks: Optional[Tuple[Tuple[int, int], ...]] = None   # None: from analysis or default
 
     def __post_init__(self) -> None:

@@ -13,17 +13,11 @@ LOSS_PNG = 'loss.png'
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """TrainConfig from the CLI options."""
-    d = TrainConfig()
-    joint = d.joint_steps if args.joint_steps is None else args.joint_steps
-    head = d.head_steps if args.head_steps is None else args.head_steps
-    return TrainConfig(window=args.window, batch_size=args.batch_size,
-                       joint_steps=joint, head_steps=head, lr=args.lr,
-                       head_lr=args.head_lr, head_lr_scale=args.head_lr_scale,
-                       weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
-                       grad_clip=args.grad_clip, shift_pad=args.shift_pad, freeze=args.freeze,
-                       seed=args.seed, save_every=args.save_every, log_every=args.log_every,
-                       num_threads=args.threads, use_state=getattr(args, 'use_state', False))
+    """TrainConfig from the CLI options (one flag per field, deer_ros.cli.config_flags).
+
+    A flag left at None (--joint-steps / --head-steps not given) keeps the config's default.
+    """
+    return TrainConfig.from_dict({k: v for k, v in vars(args).items() if v is not None})
 
 
 def load_data(paths: List[str], tokenizer: Any, vision: Any, window: int, progress: bool
