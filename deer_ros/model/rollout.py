@@ -133,7 +133,8 @@ class ModelRollout:
         image = np.zeros((size, size, 3), np.uint8)
         for text in instructions:
             self.reset(text)
-            frame = self.encode(image, image if cameras > 1 else None)
+            state = np.zeros(self.state_dim, np.float32) if self.state_dim else None
+            frame = self.encode(image, image if cameras > 1 else None, state=state)
             self.run_layers(frame, 0, self.resident_layers)
             self.candidate(frame, self.exit_layers[self._resident])
         self._instruction = self._ids = self._prompt = None

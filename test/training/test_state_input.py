@@ -105,6 +105,8 @@ def test_rollout_feeds_the_state_to_the_head(tmp_path, reference):
         frame = rollout.encode(episode.static[0], episode.gripper[0])
         rollout.run_layers(frame, 0, 2)
         rollout.candidate(frame, 1)
+    assert rollout.warm_up() >= 0.0           # deer_node's configure: a zero state, then reset
+    rollout.reset(episode.instruction)
     poses = []
     for state in (episode.state[0], episode.state[0] + np.float32([0.2, 0, 0, -1])):
         frame = rollout.encode(episode.static[0], episode.gripper[0], state=state)
