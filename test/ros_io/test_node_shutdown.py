@@ -92,11 +92,13 @@ def test_sigint_and_sigterm_during_inference_4_times(ros_graph):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_sigint_and_sigterm_during_inference_50_times(ros_graph):
     shutdown_during_inference(ros_graph, 50)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_sigint_and_sigterm_during_tiny_model_inference_10_times(ros_graph):
     """The real model: rclpy's executor guard race showed here about 1 run in 10."""
     shutdown_during_inference(ros_graph, 10, tiny=True)
