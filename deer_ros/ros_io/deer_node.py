@@ -212,7 +212,8 @@ class DeerNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.model_error = ''
         self.events.clear('model', 'load')
-        engine = attach_robot_state(self, self.loaded.engine, self._input_group)
+        engine = attach_robot_state(self, self.loaded.engine, self.settings.robot_state,
+                                    self._input_group)
         self.core = ControlCore(engine, self.settings, self.events, self.latency,
                                 decode=self.decoder.decode)
         self.core.default_thresholds = list(getattr(

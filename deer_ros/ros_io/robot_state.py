@@ -18,10 +18,10 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from deer_ros.model.api import STATE_CONVENTION
+from deer_ros.ros_io.settings import RobotStateSettings
 
 STATE_NAMES: Tuple[str, ...] = tuple(STATE_CONVENTION['dims'])
-DEFAULT_TOPIC = 'robot_state'
-DEFAULT_MAX_AGE_S = 0.5
+DEFAULT_MAX_AGE_S = RobotStateSettings().max_age_s
 
 
 class RobotStateUnavailable(RuntimeError):

@@ -207,6 +207,16 @@ class PublishSettings:
 
 
 @dataclass(frozen=True)
+class RobotStateSettings:
+    """The robot-state input; used only when the loaded model's head takes the state."""
+
+    topic: str = setting('robot_state', 'Robot state topic (sensor_msgs/JointState, entries '
+                                        'named ee_x, ee_y, ee_z, gripper_opening)')
+    max_age_s: float = setting(0.5, 'Hold instead of acting when the newest robot state is '
+                                    'older than this (0: any age)', unit='s', min=0.0, max=60.0)
+
+
+@dataclass(frozen=True)
 class NodeSettings:
     """All deer_node settings; nested groups become dotted parameter names."""
 
@@ -230,6 +240,7 @@ class NodeSettings:
     action: ActionSettings = group(ActionSettings)
     twist: TwistSettings = group(TwistSettings)
     publish: PublishSettings = group(PublishSettings)
+    robot_state: RobotStateSettings = group(RobotStateSettings)
 
     @property
     def control_period_s(self) -> float:
