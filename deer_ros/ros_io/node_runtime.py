@@ -12,11 +12,18 @@ rclpy's MultiThreadedExecutor.shutdown() (Kilted) destroys its guard condition *
 its worker threads; a callback finishing meanwhile triggers the destroyed guard and its task
 dies with "cannot use Destroyable because destruction was requested" (printed later as "exception
 was never retrieved"). JoiningExecutor joins the workers first.
+
+The signal handler only sets an attribute (SignalFlag): a Python handler runs in the main thread
+between two bytecodes, possibly while that thread holds a threading lock, and anything that
+takes a lock there (threading.Event.set() included) can wait on its own thread forever: a node
+that never exits after SIGINT.
 """
+import os
 import signal
 import sys
 import threading
-from typing import Any, Callable, List, Optional
+import time
+from typing import Any, Callable, Dict, List, Optional
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, \
@@ -24,6 +31,42 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, \
 from rclpy.signals import SignalHandlerOptions
 
 SPIN_SLICE_S = 0.05
+EXIT_STUCK = 3            # the executor did not stop: exit without joining a thread inside rcl
+
+
+class SignalFlag:
+    """SIGINT / SIGTERM recorded without taking any lock; the main thread polls it."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: Optional[int] = None
+        self._previous: Dict[int, Any] = {}
+
+    def on_signal(self, signum: int, _frame: Any) -> None:
+        """The handler: one attribute store (atomic under the GIL), nothing that can block."""
+        self.signum = signum
+
+    def install(self) -> 'SignalFlag':
+        """Handle SIGINT and SIGTERM (main thread only); restore() puts the old handlers back."""
+        self._previous = {s: signal.signal(s, self.on_signal) for s in self.SIGNALS}
+        return self
+
+    def restore(self) -> None:
+        """Reinstate the handlers that install() replaced."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def wait(self, timeout_s: float) -> bool:
+        """Sleep up to timeout_s unless signalled; True once a signal arrived.
+
+        time.sleep takes no lock and resumes after a handler has run (PEP 475), so a signal is
+        seen within timeout_s wherever in this loop it lands.
+        """
+        if self.signum is None:
+            time.sleep(timeout_s)
+        return self.signum is not None
 
 
 class JoiningExecutor(MultiThreadedExecutor):
@@ -81,12 +124,7 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None,
              num_threads: int = 4) -> int:
     """Init rclpy, build the node, spin until SIGINT/SIGTERM; final hold; exit status."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    signals = SignalFlag().install()
     try:
         try:
             node = factory()
@@ -97,12 +135,20 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None,
         executor = JoiningExecutor(num_threads=num_threads)
         executor.add_node(node)
         spinner = ExecutorThread(executor).start()
-        while not stop.wait(0.1) and spinner.alive:
+        while not signals.wait(0.1) and spinner.alive:
             pass
-        node.get_logger().info('signal received: final hold, shutting down')
+        cause = (signal.Signals(signals.signum).name if signals.signum is not None
+                 else 'executor stopped')
+        node.get_logger().info(f'{cause}: final hold, shutting down')
         node.hold_for_shutdown()          # the hold first: a tick in flight cannot move after it
         if not spinner.stop():
-            node.get_logger().error('executor did not stop within 30 s')
+            # A thread still inside rcl: destroying the node now would abort the process and
+            # joining it at exit would never return. The hold is out; leave at once.
+            node.get_logger().error('executor did not stop within 30 s: exiting without '
+                                    f'cleanup (exit {EXIT_STUCK})')
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_STUCK)
         try:
             node.trigger_shutdown()       # nothing else runs now: release in peace
         except Exception as exc:   # already finalized / in a transition
@@ -113,5 +159,4 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None,
         return 0
     finally:
         rclpy.try_shutdown()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signals.restore()

@@ -29,7 +29,7 @@ BAD_OUTPUT = ('terminate called', 'never retrieved', 'cannot use Destroyable', '
 
 def start_node(namespace, tiny=False):
     """example_node.py (30 ms per frame), or with tiny=True the real executable, tiny preset."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', PYTHONFAULTHANDLER='1')
     program = ['-m', 'deer_ros.ros_io.deer_node', '--ros-args', '-p', 'model.device:=cpu'] \
         if tiny else [str(ROOT / 'test' / 'ros_io' / 'example_node.py'), '0.03', '--ros-args']
     return subprocess.Popen(
@@ -67,8 +67,13 @@ def shutdown_during_inference(graph, runs, tiny=False):
                 stream_pair(graph, cams, frame)
             time.sleep(0.005 + 0.01 * (run % 4))     # a varied phase within the inference
             proc.send_signal(signum)
+            signalled = time.monotonic()
             while proc.poll() is None:              # the cameras keep streaming meanwhile
-                assert time.monotonic() < deadline + 30.0, 'no exit within 30 s of the signal'
+                if time.monotonic() > signalled + 30.0:   # hung: every thread's stack, then fail
+                    proc.send_signal(signal.SIGABRT)
+                    proc.wait(10.0)
+                    pytest.fail(f'run {run}: no exit within 30 s of the signal\n'
+                                + proc.stdout.read()[-6000:])
                 stream_pair(graph, cams, frame)
             code = proc.returncode
             graph.spin_for(0.3)
