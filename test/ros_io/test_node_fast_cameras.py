@@ -24,7 +24,8 @@ from ros_io_helpers import image_msg, operator
 
 pytestmark = pytest.mark.ros
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-CONTROL_HZ, CAMERA_HZ = 3.0, 30.0
+# DEER_FAST_CAMERAS="5,50" runs the case (5 Hz control, 50 Hz pairs) instead
+CONTROL_HZ, CAMERA_HZ = (float(v) for v in os.environ.get('DEER_FAST_CAMERAS', '3,30').split(','))
 
 
 def run_fast_cameras(graph, seconds):
