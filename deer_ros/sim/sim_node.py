@@ -34,8 +34,8 @@ from deer_ros.model.api import STATE_CONVENTION
 from deer_ros.msg import ActionCommand, EpisodeStatus
 from deer_ros.ros_io.action_mapping import command_to_action, scaling_parameters
 from deer_ros.ros_io.params import declare_specs
-from deer_ros.ros_io.settings import ActionSettings, field_problems, param_specs, setting, \
-    setting_like
+from deer_ros.ros_io.param_schema import field_problems, param_specs, setting, setting_like
+from deer_ros.ros_io.settings import ActionSettings
 from deer_ros.ros_io.spin import spin_node
 from deer_ros.sim.metaworld_sim import MetaWorldSim, Observation, SimConfig
 from deer_ros.sim.session import EpisodeSchedule, StampGate
