@@ -10,7 +10,7 @@ import dataclasses
 import math
 import typing
 from dataclasses import dataclass, field
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Iterable, List, Mapping, Optional, Tuple
 
 KINDS = {bool: 'bool', int: 'integer', float: 'double', str: 'string',
          Tuple[float, ...]: 'double_array', Tuple[str, ...]: 'string_array'}
@@ -136,6 +136,13 @@ def field_problems(obj: Any) -> List[str]:
     """check_value's reason for every field of a settings dataclass instance that has one."""
     reasons = [check_value(spec, value_at(obj, spec.name)) for spec in param_specs(type(obj))]
     return [r for r in reasons if r]
+
+
+def refuse_problems(obj: Any, who: str, more: Iterable[str] = ()) -> None:
+    """ValueError naming every out-of-range field of obj and every reason in more, if any."""
+    reasons = field_problems(obj) + list(more)
+    if reasons:
+        raise ValueError(f'{who} parameters: ' + '; '.join(reasons))
 
 
 def value_at(obj: Any, name: str) -> Any:
