@@ -86,7 +86,10 @@ def format_number(value: Optional[float]) -> str:
 
 
 def param_specs(cls: type, prefix: str = '') -> List[ParamSpec]:
-    """All parameters of a settings dataclass, in declaration order, groups flattened."""
+    """All parameters of a settings dataclass, in declaration order, groups flattened.
+
+    A field not made by setting() (a benchmark's dict of model overrides) is no parameter.
+    """
     hints = typing.get_type_hints(cls)
     specs: List[ParamSpec] = []
     for f in dataclasses.fields(cls):
@@ -95,6 +98,8 @@ def param_specs(cls: type, prefix: str = '') -> List[ParamSpec]:
             specs.extend(param_specs(hints[f.name], name + '.'))
             continue
         m = f.metadata
+        if 'description' not in m:
+            continue
         specs.append(ParamSpec(name, KINDS[hints[f.name]], f.default, m['description'],
                                m['unit'], m['min'], m['max'], m['live'], m['choices'],
                                m['engine']))

@@ -1,4 +1,5 @@
 """settings: one definition -> descriptors, YAML, validation; config/deer.yaml is generated."""
+import dataclasses
 import pathlib
 
 import pytest
@@ -35,6 +36,10 @@ def test_every_parameter_of_the_issue_exists_with_a_description():
         assert name in S.SPECS, name
     for spec in S.SPECS.values():
         assert spec.description and spec.kind in KINDS.values()
+    assert set(S.to_flat(S.NodeSettings())) == set(S.SPECS)
+    leaves = [f for group in dataclasses.fields(S.NodeSettings) for f in (
+        dataclasses.fields(group.type) if group.metadata.get('group') else [group])]
+    assert len(leaves) == len(S.SPECS), 'every NodeSettings field is a setting()'
 
 
 def test_live_versus_read_only_follows_the_issue():
