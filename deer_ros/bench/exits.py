@@ -4,35 +4,20 @@ Each step runs what a fixed-exit policy runs: vision + perceiver for both camera
 0..exit_layers[k], one head evaluation and commit. Exits are interleaved round-robin, so load
 drifting on a shared machine affects every exit alike; the full model is the last exit.
 """
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Dict, List
 
 from deer_ros.bench import report
+from deer_ros.bench.config import AutocastBenchConfig
 from deer_ros.bench.models import bench_rollout, camera_images, environment
 from deer_ros.bench.timing import PhaseTimer, set_threads, summarize
 
 _MB = 1024.0 * 1024.0
 
 
-@dataclass
-class ExitsConfig:
-    """Settings of `deer-ros bench exits`."""
-
-    preset: str = 'small'                 # model preset (random weights)
-    overrides: Dict[str, str] = field(default_factory=dict)   # dotted config overrides
-    device: str = 'cpu'                   # torch device
-    precision: str = 'fp32'               # fp32 | fp16 | bf16 | amp (autocast)
-    steps: int = 30                       # timed steps per exit (after warm-up)
-    warmup: int = 3                       # untimed steps per exit
-    threads: int = 1                      # torch intra-op threads (0: leave)
-    image_height: int = 480               # camera image size, pixels
-    image_width: int = 640
-    seed: int = 0
-    command: str = ''                     # recorded in the result
-
-    def __post_init__(self) -> None:
-        if self.steps < 1 or self.warmup < 0:
-            raise ValueError('steps must be >= 1 and warmup >= 0')
+@dataclass(frozen=True)
+class ExitsConfig(AutocastBenchConfig):
+    """Settings of `deer-ros bench exits` (steps and warm-up are per exit)."""
 
 
 def _step(rollout: Any, timer: PhaseTimer, images: List[Any], layer: int) -> Dict[str, float]:

@@ -9,35 +9,26 @@ Frames alternate between them; each frame runs vision, every layer and DeeR's wo
 head checks (layer 0 + every exit). Outputs are compared, so "faster" never means "different".
 """
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Dict, List
 
 import numpy as np
 
 from deer_ros.bench import report
+from deer_ros.bench.config import AutocastBenchConfig
 from deer_ros.bench.models import bench_rollout, camera_images, environment
 from deer_ros.bench.timing import PhaseTimer, set_threads, summarize
+from deer_ros.ros_io.param_schema import setting
 
 _MB = 1024.0 * 1024.0
 ACTION_TOLERANCE = 1e-4
 
 
-@dataclass
-class FastPathConfig:
+@dataclass(frozen=True)
+class FastPathConfig(AutocastBenchConfig):
     """Settings of `deer-ros bench fastpath`."""
 
-    preset: str = 'small'
-    overrides: Dict[str, str] = field(default_factory=dict)
-    device: str = 'cpu'
-    precision: str = 'fp32'
-    steps: int = 30
-    warmup: int = 3
-    threads: int = 1
-    compile: bool = False           # also torch.compile each layer (slow to compile on CPU)
-    image_height: int = 480
-    image_width: int = 640
-    seed: int = 0
-    command: str = ''
+    compile: bool = setting(False, 'also torch.compile each layer (slow to compile on CPU)')
 
 
 def _frame(rollout: Any, timer: PhaseTimer, images: List[Any]) -> Dict[str, Any]:

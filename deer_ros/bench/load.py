@@ -13,14 +13,16 @@ reported apart. The verdict asks for no more than 5% misses on the other (feasib
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Dict, List
 
 import numpy as np
 
 from deer_ros.bench import report
+from deer_ros.bench.config import BenchConfig, own_default
 from deer_ros.bench.models import INSTRUCTION, bench_rollout, camera_images, environment
 from deer_ros.bench.timing import set_threads, summarize
+from deer_ros.ros_io.param_schema import setting
 
 LOAD_SCRIPT = ('import numpy as np\n'
                'a = np.random.default_rng(0).random((384, 384))\n'
@@ -30,23 +32,18 @@ MISS_RATE_LIMIT = 0.05
 BUDGET_ERROR_LIMIT = 0.10
 
 
-@dataclass
-class LoadConfig:
-    """Settings of `deer-ros bench load`."""
+@dataclass(frozen=True)
+class LoadConfig(BenchConfig):
+    """Settings of `deer-ros bench load` (steps: frames before, and again after, the load step)."""
 
-    preset: str = 'small'
-    overrides: Dict[str, str] = field(default_factory=dict)
-    device: str = 'cpu'
-    steps: int = 60                    # frames before and again after the load step
-    warmup: int = 10                   # frames to set thresholds and the deadline
-    threads: int = 1
-    load_processes: int = 1            # competing single-threaded busy processes (mid-run)
-    budget_fraction: float = 0.5       # average LLM compute target / full model
-    deadline_factor: float = 1.5       # deadline = factor x median full-model step (warm-up)
-    image_height: int = 480
-    image_width: int = 640
-    seed: int = 0
-    command: str = ''
+    steps: int = own_default('steps', 60)
+    warmup: int = own_default('warmup', 10)     # frames that set thresholds and the deadline
+    load_processes: int = setting(1, 'competing single-threaded busy processes (mid-run)',
+                                  min=0, max=256)
+    budget_fraction: float = setting(0.5, 'average LLM compute target / full model', min=0.0,
+                                     max=1.0)
+    deadline_factor: float = setting(1.5, 'deadline = factor x median full-model step latency '
+                                          '(warm-up)', min=0.0, max=1000.0)
 
 
 def _warmup(rollout: Any, images: List[Any], frames: int) -> Dict[str, Any]:

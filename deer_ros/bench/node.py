@@ -5,33 +5,29 @@ Both measurements run in one process, one after the other, on the same model: th
 (median), and tails: model time and arrival->publish p99 within TAIL_FACTOR x their median (a
 2.5 s p95 behind a 5 ms median is a failure however good the median is).
 """
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Dict
 
 from deer_ros.bench import report
+from deer_ros.bench.config import BenchConfig, own_default
 from deer_ros.bench.models import bench_rollout, camera_images, environment
 from deer_ros.bench.timing import set_threads
+from deer_ros.ros_io.param_schema import setting
 
 OVERHEAD_LIMIT_MS = 5.0
 TAIL_FACTOR = 3.0      # p99 <= TAIL_FACTOR x median (idle machine)
 
 
-@dataclass
-class NodeBenchConfig:
-    """Settings of `deer-ros bench node`."""
+@dataclass(frozen=True)
+class NodeBenchConfig(BenchConfig):
+    """Settings of `deer-ros bench node` (steps: timed frames; stages: repetitions)."""
 
-    preset: str = 'tiny'            # model time is subtracted, so a small model suffices
-    overrides: Dict[str, str] = field(default_factory=dict)
-    device: str = 'cpu'
-    frames: int = 50                # timed frames (stages: repetitions)
-    warmup: int = 5
-    threads: int = 1
-    image_height: int = 480
-    image_width: int = 640
-    control_rate_hz: float = 100.0  # node's control timer during the graph run
-    graph: bool = True              # also run the rclpy end-to-end part
-    seed: int = 0
-    command: str = ''
+    preset: str = own_default('preset', 'tiny')   # model time is subtracted: a small one will do
+    steps: int = own_default('steps', 50)
+    warmup: int = own_default('warmup', 5)
+    control_rate_hz: float = setting(100.0, "deer_node's control timer during the graph run",
+                                     unit='Hz', min=0.5, max=1000.0)
+    graph: bool = setting(True, 'also run the rclpy end-to-end part (--no-graph: stages only)')
 
 
 def _loader(cfg: NodeBenchConfig) -> Any:
@@ -49,11 +45,11 @@ def run_node(cfg: NodeBenchConfig) -> Dict[str, Any]:
     threads = set_threads(cfg.threads)
     images = camera_images(2, cfg.image_height, cfg.image_width, cfg.seed)
     loaded = _loader(cfg)(NodeSettings())
-    stages = run_stages(loaded, images, cfg.warmup + cfg.frames)
+    stages = run_stages(loaded, images, cfg.warmup + cfg.steps)
     graph = None
     if cfg.graph:
         from deer_ros.bench.node_graph import run_graph
-        graph = run_graph(_loader(cfg), images, cfg.frames, cfg.warmup, cfg.control_rate_hz)
+        graph = run_graph(_loader(cfg), images, cfg.steps, cfg.warmup, cfg.control_rate_hz)
     env = environment(cfg.device, threads, cfg.command)
     verdicts = {'stages': stages['overhead_median_sum_ms'] < OVERHEAD_LIMIT_MS}
     if graph is not None:
@@ -82,7 +78,7 @@ def node_markdown(result: Dict[str, Any]) -> str:
              f"{verdict} (limit {result['limit_ms']:g} ms per frame)", '',
              *report.environment_lines(result),
              f"- model: preset {cfg['preset']} (its time is subtracted); image decoder "
-             f"backend: {stages['decoder']}; {cfg['frames']} frames after {cfg['warmup']} "
+             f"backend: {stages['decoder']}; {cfg['steps']} frames after {cfg['warmup']} "
              'warm-up', '', '#### Stages (no ROS graph)', '',
              report.table(['stage (per frame)', 'median ms', 'p95 ms'], rows)]
     graph = result['graph']

@@ -14,12 +14,13 @@ exit-check overhead is what each further check costs. Checks:
   spends on checks in total is reported beside it.
 """
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Dict, List
 
 import numpy as np
 
 from deer_ros.bench import report
+from deer_ros.bench.config import AutocastBenchConfig
 from deer_ros.bench.models import bench_rollout, camera_images, environment
 from deer_ros.bench.timing import set_threads, summarize
 
@@ -27,21 +28,9 @@ LINEARITY_TOLERANCE = 0.10
 CHECK_OVERHEAD_LIMIT = 0.03
 
 
-@dataclass
-class ProportionalityConfig:
-    """Settings of `deer-ros bench proportionality`."""
-
-    preset: str = 'small'
-    overrides: Dict[str, str] = field(default_factory=dict)
-    device: str = 'cpu'
-    precision: str = 'fp32'
-    steps: int = 30                 # timed rounds after warm-up
-    warmup: int = 3
-    threads: int = 1
-    image_height: int = 480
-    image_width: int = 640
-    seed: int = 0
-    command: str = ''
+@dataclass(frozen=True)
+class ProportionalityConfig(AutocastBenchConfig):
+    """Settings of `deer-ros bench proportionality` (steps: timed rounds after warm-up)."""
 
 
 class _Clock:

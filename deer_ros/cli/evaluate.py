@@ -18,32 +18,28 @@ verdict on the target: >= 3x less average LLM compute with success within 3 poin
 success_vs_compute.png and results.json (every episode).
 """
 import argparse
+from typing import TYPE_CHECKING, List
+
+if TYPE_CHECKING:
+    from deer_ros.evaluation.model_spec import ModelSpec
 
 COMMAND = 'evaluate'
+EXECUTION = ('torch_threads', 'workers')   # EvalSettings fields shown under 'execution'
 HELP = 'closed-loop MetaWorld benchmark of exit/skip/budget policies (table + plot)'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `deer-ros evaluate`."""
+    """Options of `deer-ros evaluate`: the fields of ModelSpec, EvalSettings, BenchmarkRequest."""
+    from deer_ros.cli.config_flags import add_config_flags
+    from deer_ros.evaluation.benchmark import BenchmarkRequest
+    from deer_ros.evaluation.runner import EvalSettings
     from deer_ros.evaluation.suite import DEFAULT_FRACTIONS, FAMILIES
-    model = parser.add_argument_group('model')
-    model.add_argument('--checkpoint', default='',
-                       help='checkpoint directory (default: models/tiny-metaworld if present, '
-                       'else --preset with random weights)')
-    model.add_argument('--preset', default='tiny', help='preset without a checkpoint')
-    model.add_argument('--model-seed', type=int, default=0, help='weights seed of --preset')
+    add_model_flags(parser.add_argument_group('model'))
     episodes = parser.add_argument_group('episodes')
     episodes.add_argument('--tasks', nargs='*', default=None,
                           help='MetaWorld tasks (default: all ten registered)')
-    episodes.add_argument('--episodes-per-task', type=int, default=3,
-                          help='scene seeds per task (default: %(default)s)')
-    episodes.add_argument('--seed', type=int, default=0, help='first scene seed')
-    episodes.add_argument('--max-steps', type=int, default=0,
-                          help="actions per episode; 0: the task's limit (200)")
-    episodes.add_argument('--image-size', type=int, default=64,
-                          help='camera side, px (default 64: the shipped model was trained on it)')
-    episodes.add_argument('--no-gripper-camera', action='store_true',
-                          help='feed only the static camera to the model')
+    add_config_flags(episodes, EvalSettings, exclude=EXECUTION,
+                     rename={'use_gripper_camera': 'gripper-camera'})
     configs = parser.add_argument_group('configurations')
     configs.add_argument('--budgets', type=float, nargs='*', default=list(DEFAULT_FRACTIONS),
                          help='average-compute budgets as fractions of the full model '
@@ -52,25 +48,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help='configuration families to run')
     configs.add_argument('--configs', nargs='*', default=None,
                          help='only these configuration names (e.g. full deer-0.33)')
-    configs.add_argument('--calibration', default='',
-                         help='calibration YAML (deer-ros calibrate); default: next to the '
-                         'checkpoint, else made on the fly')
-    configs.add_argument('--calibration-episodes', type=int, default=2,
-                         help='expert episodes per task for an on-the-fly calibration')
+    add_config_flags(configs, BenchmarkRequest, only=('calibration', 'calibration_episodes'))
     run_group = parser.add_argument_group('execution')
-    run_group.add_argument('--ros', action='store_true',
-                           help='run through the ROS 2 graph (sim_node + deer_node processes)')
-    run_group.add_argument('--workers', type=int, default=1,
-                           help='in-process worker processes (default: %(default)s)')
-    run_group.add_argument('--torch-threads', type=int, default=1,
-                           help='torch threads per process (default: %(default)s)')
+    add_config_flags(run_group, BenchmarkRequest, only=('ros', 'progress'))
+    add_config_flags(run_group, EvalSettings, only=EXECUTION)
     run_group.add_argument('-o', '--output-dir', default='runs/benchmark',
                            help='where summary.md, the PNG and results.json go')
-    run_group.add_argument('--no-progress', action='store_true', help='no progress bars')
+
+
+def add_model_flags(group: 'argparse._ActionsContainer') -> None:
+    """--checkpoint, --preset, --model-seed: ModelSpec's fields (also `deer-ros demo`'s)."""
+    from deer_ros.cli.config_flags import add_config_flags
+    from deer_ros.evaluation.model_spec import ModelSpec
+    add_config_flags(group, ModelSpec, rename={'seed': 'model-seed'}, dest_prefix='model_')
+
+
+def model_from_args(args: argparse.Namespace, warnings: List[str]) -> 'ModelSpec':
+    """The model the flags ask for: the checkpoint, else the shipped one, else random weights."""
+    from deer_ros.cli.config_flags import config_from_args
+    from deer_ros.evaluation.model_spec import ModelSpec, resolve_model
+    flags = config_from_args(ModelSpec, args, dest_prefix='model_')
+    return resolve_model(flags.checkpoint, flags.preset, flags.seed, warnings)
 
 
 def run(args: argparse.Namespace) -> int:
     """Calibrate if needed, run every configuration, write the outputs."""
+    import pathlib
+    import shlex
+    import sys
+
+    from deer_ros.cli.config_flags import config_from_args
     from deer_ros.evaluation.benchmark import BenchmarkRequest, run_benchmark
-    request = BenchmarkRequest.from_args(args)
+    from deer_ros.evaluation.runner import EvalSettings
+    from deer_ros.sim.tasks import DEFAULT_TASKS, get_task
+    warnings: list = []
+    model = model_from_args(args, warnings)
+    tasks = tuple(get_task(t).env_name for t in (args.tasks or DEFAULT_TASKS))
+    request = config_from_args(
+        BenchmarkRequest, args, model=model,
+        settings=config_from_args(EvalSettings, args, tasks=tasks),
+        output_dir=pathlib.Path(args.output_dir), fractions=tuple(args.budgets),
+        families=tuple(args.families), config_names=args.configs,
+        command='deer-ros ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]), warnings=warnings)
     return run_benchmark(request)

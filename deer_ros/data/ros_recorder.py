@@ -11,6 +11,7 @@ done, when the instruction changes, or on ~/end_episode (std_srvs/Trigger, succe
 -p output:=data/teleop`.
 """
 import time
+from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
@@ -23,23 +24,50 @@ from std_srvs.srv import Trigger
 from deer_ros.data.episode_buffer import EpisodeBuffer
 from deer_ros.data.recording import write_episode
 from deer_ros.msg import ActionCommand, EpisodeStatus
-from deer_ros.ros_io.action_mapping import SCALING_FIELDS, command_to_action, scaling_parameters
+from deer_ros.ros_io.action_mapping import command_to_action, scaling_of, scaling_setting
+from deer_ros.ros_io.param_schema import param_specs, refuse_problems, setting
+from deer_ros.ros_io.params import declare_specs
 from deer_ros.ros_io.settings import ActionSettings
 from deer_ros.ros_io.spin import spin_node
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-PARAMETERS = {   # name: (default, description)
-    'output': ('data/recorded', 'Dataset directory (created; episodes are appended)'),
-    'task': ('teleop', 'Task name stored with each episode (sim_node status overrides it)'),
-    'use_gripper_camera': (True, 'Record camera/gripper/image_raw too'),
-    'use_robot_state': (False, 'Record robot_state (sensor_msgs/JointState) too'),
-    'fps': (10.0, 'Control rate written to the dataset index, Hz'),
-    'max_frame_age_s': (0.5, 'Skip an action whose newest frame is older than this, s'),
-    'save_failed': (False, 'Also write episodes that ended without success'),
-    **scaling_parameters(),    # as the publisher of action (deer_node's action.*)
-}
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    """ros_recorder's parameters, all read-only after start.
+
+    One definition: the declared parameters (with their ranges), the checks below and the table
+    in docs/simulation.md come from these fields.
+    """
+
+    output: str = setting('data/recorded', 'Dataset directory (created; episodes are appended)')
+    task: str = setting('teleop', 'Task name stored with each episode (sim_node status '
+                                  'overrides it)')
+    use_gripper_camera: bool = setting(True, 'Record camera/gripper/image_raw too')
+    use_robot_state: bool = setting(False, 'Record robot_state (sensor_msgs/JointState) too')
+    fps: float = setting(10.0, 'Control rate written to the dataset index', unit='Hz', min=0.1,
+                         max=1000.0)
+    max_frame_age_s: float = setting(0.5, 'Skip an action whose newest frame is older than this',
+                                     unit='s', min=0.0, max=60.0)
+    save_failed: bool = setting(False, 'Also write episodes that ended without success')
+    translation_scale_m: float = scaling_setting('translation_scale_m')   # as the publisher's
+    rotation_scale_rad: float = scaling_setting('rotation_scale_rad')
+    gripper_open_positive: bool = scaling_setting('gripper_open_positive')
+
+    def __post_init__(self) -> None:
+        refuse_problems(self, 'ros_recorder',
+                        ['output: must not be empty'] if not self.output.strip() else [])
+
+    @property
+    def scaling(self) -> ActionSettings:
+        """The action scaling as deer_node's settings group (what command_to_action undoes)."""
+        return scaling_of(self)
+
+
+PARAM_SPECS = param_specs(RecorderConfig)
 
 
 def _ns(stamp) -> int:
@@ -51,23 +79,21 @@ class RosRecorder(Node):
 
     def __init__(self, **kwargs):
         super().__init__('ros_recorder', **kwargs)
-        p = {name: self.declare_parameter(name, default).value
-             for name, (default, _) in PARAMETERS.items()}
-        self.p = p
-        self.scaling = ActionSettings(**{name: p[name] for name in SCALING_FIELDS})
+        cfg = self.config = RecorderConfig(**declare_specs(self, PARAM_SPECS))
+        self.scaling = cfg.scaling
         from deer_ros.ros_io.image_codec import ImageDecoder
         self.decoder = ImageDecoder(use_cv_bridge=False)
-        self.buffer = EpisodeBuffer(p['use_gripper_camera'], int(p['max_frame_age_s'] * 1e9),
-                                    use_state=p['use_robot_state'])
-        self.buffer.task = p['task']
+        self.buffer = EpisodeBuffer(cfg.use_gripper_camera, int(cfg.max_frame_age_s * 1e9),
+                                    use_state=cfg.use_robot_state)
+        self.buffer.task = cfg.task
         self.written: List[str] = []
         self.create_subscription(Image, 'camera/static/image_raw',
                                  lambda m: self._on_image('static', m), qos_profile_sensor_data)
-        if p['use_gripper_camera']:
+        if cfg.use_gripper_camera:
             self.create_subscription(Image, 'camera/gripper/image_raw',
                                      lambda m: self._on_image('gripper', m),
                                      qos_profile_sensor_data)
-        if p['use_robot_state']:
+        if cfg.use_robot_state:
             self.create_subscription(JointState, 'robot_state', self._on_robot_state,
                                      qos_profile_sensor_data)
         self.create_subscription(String, 'instruction', self._on_instruction, LATCHED)
@@ -75,7 +101,7 @@ class RosRecorder(Node):
         self.create_subscription(EpisodeStatus, 'episode_status', self._on_status, RELIABLE_10)
         self.create_service(Trigger, '~/end_episode', self._on_end)
         self.create_service(Trigger, '~/discard_episode', self._on_discard)
-        self.get_logger().info(f'recording into {p["output"]}')
+        self.get_logger().info(f'recording into {cfg.output}')
 
     def _on_image(self, camera: str, msg: Image) -> None:
         try:
@@ -131,10 +157,11 @@ class RosRecorder(Node):
                                                    wall_time=time.time()))
         if episode is None:
             return None
-        if not success and not self.p['save_failed']:
+        if not success and not self.config.save_failed:
             self.get_logger().info(f'episode of {len(episode)} steps not saved ({why}, failed)')
             return None
-        path = write_episode(self.p['output'], episode, fps=self.p['fps'], source='ros_recorder')
+        path = write_episode(self.config.output, episode, fps=self.config.fps,
+                             source='ros_recorder')
         self.written.append(str(path))
         self.get_logger().info(f'wrote {path.name}: {len(episode)} steps, success={success} '
                                f'({why}); skipped actions: {skipped or "none"}')

@@ -1,15 +1,14 @@
 """`deer-ros evaluate` as a function: model -> calibration -> suite -> episodes -> outputs."""
-import argparse
 import pathlib
-import shlex
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
-from deer_ros.evaluation.model_spec import ModelSpec, resolve_model
+from deer_ros.evaluation.model_spec import ModelSpec
 from deer_ros.evaluation.runner import EvalSettings
 from deer_ros.evaluation.suite import DEFAULT_FRACTIONS, FAMILIES
+from deer_ros.ros_io.param_schema import setting
 
 IN_PROCESS_NOTE = ('in-process: MetaWorldSim driven by the InferenceEngine and the action '
                    'mapping deer_node runs (same decisions, no ROS transport)')
@@ -27,29 +26,14 @@ class BenchmarkRequest:
     fractions: Tuple[float, ...] = DEFAULT_FRACTIONS
     families: Tuple[str, ...] = FAMILIES
     config_names: Optional[List[str]] = None
-    calibration: str = ''
-    calibration_episodes: int = 2
-    ros: bool = False
-    progress: bool = True
-    command: str = ''
+    calibration: str = setting('', 'calibration YAML (deer-ros calibrate); empty: next to the '
+                                   'checkpoint, else made on the fly')
+    calibration_episodes: int = setting(2, 'expert episodes per task for an on-the-fly '
+                                           'calibration', min=1, max=1000)
+    ros: bool = setting(False, 'run through the ROS 2 graph (sim_node + deer_node processes)')
+    progress: bool = setting(True, 'progress bars')
+    command: str = setting('', 'the command line, recorded in the outputs')
     warnings: List[str] = field(default_factory=list)
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> 'BenchmarkRequest':
-        """From the parsed CLI options."""
-        from deer_ros.sim.tasks import DEFAULT_TASKS, get_task
-        warnings: List[str] = []
-        model = resolve_model(args.checkpoint, args.preset, args.model_seed, warnings)
-        tasks = tuple(get_task(t).env_name for t in (args.tasks or DEFAULT_TASKS))
-        settings = EvalSettings(tasks=tasks, episodes_per_task=args.episodes_per_task,
-                                seed=args.seed, max_steps=args.max_steps,
-                                image_size=args.image_size,
-                                use_gripper_camera=not args.no_gripper_camera,
-                                torch_threads=args.torch_threads, workers=args.workers)
-        return cls(model, settings, pathlib.Path(args.output_dir), tuple(args.budgets),
-                   tuple(args.families), args.configs, args.calibration,
-                   args.calibration_episodes, args.ros, not args.no_progress,
-                   'deer-ros ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]), warnings)
 
 
 def load_calibration_for(request: BenchmarkRequest, model):

@@ -16,6 +16,7 @@ import numpy as np
 from deer_ros.evaluation.graph import ClosedLoopGraph, GraphEpisode
 from deer_ros.evaluation.graph_params import GraphConfig
 from deer_ros.evaluation.model_spec import ModelSpec
+from deer_ros.ros_io.param_schema import refuse_problems, setting
 
 DEMO_TASKS = ('reach-v3', 'button-press-topdown-v3', 'drawer-close-v3')
 RANDOM_MAX_STEPS = 40      # a random model never succeeds: keep its episodes short
@@ -27,13 +28,20 @@ class DemoConfig:
 
     model: ModelSpec
     tasks: Tuple[str, ...] = DEMO_TASKS
-    episodes_per_task: int = 2
-    seed: int = 0
-    max_steps: int = 0                 # 0: the task's limit (200)
-    budget_fraction: float = 0.33      # deer_node budget.avg_fraction (online controller)
-    image_size: int = 64                # the shipped model was trained on 64 px cameras
-    output_dir: pathlib.Path = pathlib.Path('runs/demo')
+    episodes_per_task: int = setting(2, 'episodes of each task', min=1, max=1000)
+    seed: int = setting(0, 'first scene seed', min=0, max=2**31 - 1)
+    max_steps: int = setting(0, "actions per episode; 0: the task's limit (200); as a flag, "
+                                f'not given: 0, or {RANDOM_MAX_STEPS} with random weights',
+                             min=0, max=1000000)
+    budget_fraction: float = setting(0.33, "deer_node's budget.avg_fraction (the online "
+                                           'controller; 0: thresholds only)', min=0.0, max=1.0)
+    image_size: int = setting(64, 'camera side (the shipped model was trained on 64)',
+                              unit='px', min=8, max=2048)
+    output_dir: pathlib.Path = pathlib.Path('runs/demo')   # logs, params files and pictures
     warnings: List[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        refuse_problems(self, 'demo')
 
     def graph(self) -> GraphConfig:
         """The nodes' settings: DeeR with the online compute controller at budget_fraction."""

@@ -8,6 +8,8 @@ import pathlib
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
+from deer_ros.ros_io.param_schema import setting
+
 SHIPPED_MODEL = pathlib.Path('models') / 'tiny-metaworld'
 RANDOM_WARNING = ('WARNING: no trained checkpoint found ({where}); using the {preset!r} preset '
                   'with RANDOM weights (seed {seed}). Its actions are meaningless: expect 0% '
@@ -18,9 +20,11 @@ RANDOM_WARNING = ('WARNING: no trained checkpoint found ({where}); using the {pr
 class ModelSpec:
     """A loadable model: our checkpoint directory (or an official .pth) or random weights."""
 
-    checkpoint: str = ''       # empty: preset with random weights
-    preset: str = 'tiny'
-    seed: int = 0              # weights seed of the preset
+    checkpoint: str = setting('', 'checkpoint directory (or an official .pth); as a flag, empty: '
+                                  'models/tiny-metaworld if present, else the preset with '
+                                  'random weights')
+    preset: str = setting('tiny', 'model preset used without a checkpoint')
+    seed: int = setting(0, 'weights seed of the preset', min=0, max=2**31 - 1)
 
     @property
     def is_random(self) -> bool:

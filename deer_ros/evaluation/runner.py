@@ -15,6 +15,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 from deer_ros.evaluation.episode import EpisodeResult, run_episode
 from deer_ros.evaluation.model_spec import ModelSpec
 from deer_ros.evaluation.suite import EvalConfig
+from deer_ros.ros_io.param_schema import refuse_problems, setting
 
 
 @dataclass(frozen=True)
@@ -22,20 +23,21 @@ class EvalSettings:
     """What every configuration is evaluated on."""
 
     tasks: Tuple[str, ...]
-    episodes_per_task: int = 3        # seeds seed .. seed + episodes_per_task - 1
-    seed: int = 0
-    max_steps: int = 0                # 0: the task's limit (200)
-    image_size: int = 64              # static camera side, px (the shipped model's training)
-    gripper_image_size: int = 0       # 0: image_size
-    use_gripper_camera: bool = True   # feed the wrist camera to the model
-    torch_threads: int = 1            # per process
-    workers: int = 1                  # processes (1: this process)
+    episodes_per_task: int = setting(3, 'scene seeds per task: seed .. seed + episodes_per_task '
+                                        '- 1', min=1, max=1000000)
+    seed: int = setting(0, 'first scene seed', min=0, max=2**31 - 1)
+    max_steps: int = setting(0, "actions per episode; 0: the task's limit (200)", min=0,
+                             max=1000000)
+    image_size: int = setting(64, 'static camera side (the shipped model was trained on 64)',
+                              unit='px', min=8, max=2048)
+    gripper_image_size: int = setting(0, 'gripper camera side; 0: image_size', unit='px', min=0,
+                                      max=2048)
+    use_gripper_camera: bool = setting(True, 'feed the wrist camera to the model')
+    torch_threads: int = setting(1, 'torch threads per process', min=1, max=256)
+    workers: int = setting(1, 'in-process worker processes (1: this process)', min=1, max=256)
 
     def __post_init__(self) -> None:
-        if not self.tasks or self.episodes_per_task < 1:
-            raise ValueError('need at least one task and one episode per task')
-        if self.workers < 1 or self.torch_threads < 1:
-            raise ValueError('workers and torch_threads must be >= 1')
+        refuse_problems(self, 'evaluation', [] if self.tasks else ['tasks: need at least one'])
 
     @property
     def seeds(self) -> List[int]:

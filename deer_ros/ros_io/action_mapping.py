@@ -6,10 +6,11 @@ rotation radians (roll, pitch, yaw about x, y, z) for one control step.
 """
 from dataclasses import dataclass
 from dataclasses import fields
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from deer_ros.ros_io.param_schema import setting_like
 from deer_ros.ros_io.safety import clamp_abs, clamp_norm, non_finite_reason
 from deer_ros.ros_io.settings import ActionSettings, NodeSettings
 
@@ -45,14 +46,20 @@ def hold_command(reason: str, gripper: float = 0.0, detail: str = '') -> ArmComm
 SCALING_FIELDS = ('translation_scale_m', 'rotation_scale_rad', 'gripper_open_positive')
 
 
-def scaling_parameters() -> Dict[str, Tuple[Any, str]]:
-    """Action scaling parameters (name -> default, description) for nodes that un-scale commands.
+def scaling_setting(name: str) -> Any:
+    """deer_node's action.<name> as a read-only setting of a node that un-scales its commands.
 
-    sim_node and the recorder declare these under the same names as deer_node's `action.*`, so
-    the defaults and their meaning live once, in settings.ActionSettings.
+    sim_node and the recorder declare these under the same names as deer_node's `action.*`, with
+    its default, unit and range, so the scaling and its meaning live once, in ActionSettings.
     """
-    return {f.name: (f.default, f"{f.metadata['description']} (as deer_node's action.{f.name})")
-            for f in fields(ActionSettings) if f.name in SCALING_FIELDS}
+    meta = next(f.metadata for f in fields(ActionSettings) if f.name == name)
+    return setting_like(ActionSettings, name,
+                        f"{meta['description']} (as deer_node's action.{name})")
+
+
+def scaling_of(config: Any) -> ActionSettings:
+    """The SCALING_FIELDS of a node's config (scaling_setting fields) as deer_node's group."""
+    return ActionSettings(**{name: getattr(config, name) for name in SCALING_FIELDS})
 
 
 def command_to_action(translation_m: Sequence[float], rotation_rad: Sequence[float],

@@ -13,7 +13,8 @@ and counts as stale for the watchdog (its receipt time stops advancing).
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from types import MappingProxyType
+from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -50,6 +51,16 @@ class Observation:
         """Receipt time of the older frame (the staleness of the set)."""
         return min(self.static.received_s,
                    self.gripper.received_s if self.gripper else self.static.received_s)
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """CameraSync's counters at one instant, copied under its lock (for another thread)."""
+
+    cameras: Tuple[str, ...]             # in use: ('static',) or ('static', 'gripper')
+    received: Mapping[str, int]          # camera -> frames received (read-only copy)
+    dropped: int                         # static frames superseded before inference took them
+    latest_received_s: Optional[float]  # CameraSync.latest_received_s() (monotonic s)
 
 
 class CameraSync:
@@ -106,8 +117,17 @@ class CameraSync:
         None until every camera in use has sent a frame.
         """
         with self._lock:
-            times = [self._fresh_s.get(c) for c in self.cameras]
+            return self._latest_received_s()
+
+    def _latest_received_s(self) -> Optional[float]:
+        times = [self._fresh_s.get(c) for c in self.cameras]   # the caller holds the lock
         return None if any(t is None for t in times) else min(times)
+
+    def status(self) -> SyncStatus:
+        """The counters and the newest receipt, one consistent copy."""
+        with self._lock:
+            return SyncStatus(self.cameras, MappingProxyType(dict(self.received)), self.dropped,
+                              self._latest_received_s())
 
     def missing(self) -> List[str]:
         """Cameras in use that have not sent a frame (since configure / the last clear)."""

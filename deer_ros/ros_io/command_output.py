@@ -11,8 +11,9 @@ gripper = the last gripper command sent (0 when none yet); `action/twist` zero t
 position controller would take 0 as a target); `action/gripper` nothing (the gripper keeps
 its last command).
 """
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
+from builtin_interfaces.msg import Time
 from rclpy.duration import Duration
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool
@@ -20,15 +21,21 @@ from std_srvs.srv import SetBool
 
 from deer_ros.ros_io import messages
 from deer_ros.ros_io.action_mapping import ArmCommand, hold_command
+from deer_ros.policies.record import StepRecord
 from deer_ros.ros_io.command_gate import CommandGate
-from deer_ros.ros_io.control_core import TickOutput
+from deer_ros.ros_io.control_core import ControlCore
+from deer_ros.ros_io.core_types import TickOutput
+from deer_ros.ros_io.settings import NodeSettings
+
+if TYPE_CHECKING:   # the loader's module imports the engine; deer_node loads it lazily
+    from deer_ros.ros_io.model_loader import LoadedModel
 
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 TELEMETRY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 HOLD_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)   # latched ones match too
 
 
-def time_msg(stamp: Optional[tuple], now: Any) -> Any:
+def time_msg(stamp: Optional[tuple], now: Time) -> Time:
     """builtin_interfaces/Time of a (sec, nanosec) stamp exactly; `now` when there is none."""
     if stamp is None:
         return now
@@ -54,7 +61,7 @@ class CommandOutput:
         self.pub_telemetry = node.create_lifecycle_publisher(
             messages.InferenceTelemetry, 'telemetry', TELEMETRY_QOS)
 
-    def _now(self) -> Any:
+    def _now(self) -> Time:
         return self.node.get_clock().now().to_msg()
 
     # ------------------------------------------------------------------ holds
@@ -105,8 +112,8 @@ class CommandOutput:
                               None, None)
 
     # ------------------------------------------------------------------ ticks
-    def publish_tick(self, ticket: int, out: TickOutput, core: Any, loaded: Any,
-                     settings: Any) -> bool:
+    def publish_tick(self, ticket: int, out: TickOutput, core: ControlCore,
+                     loaded: Optional['LoadedModel'], settings: NodeSettings) -> bool:
         """Telemetry and commands of one tick, unless a hold happened since `ticket`."""
         def publish() -> None:
             now = self._now()
@@ -124,7 +131,7 @@ class CommandOutput:
                 self._publish_command(command, stamp, out.record, out.gripper)
         return self.gate.publish(ticket, publish)
 
-    def _publish_command(self, command: ArmCommand, stamp: Any, record: Any,
+    def _publish_command(self, command: ArmCommand, stamp: Time, record: Optional[StepRecord],
                          gripper: Optional[float]) -> None:
         settings = self.node.settings
         msg = messages.action_command(command, stamp, settings.action.frame_id, record)

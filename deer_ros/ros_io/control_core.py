@@ -3,50 +3,22 @@
 Input callbacks (any thread) call add_frame / reject_frame / set_instruction / request_reset /
 apply_settings; the control timer calls tick() (one thread at a time), which applies queued
 instruction and setting changes, checks staleness, runs the engine on the newest observation and
-returns what to publish. Every decision not to act is noted in the EventBook with its reason.
+returns what to publish (core_types.TickOutput). Every decision not to act is noted in the
+EventBook with its reason; status() is the one way another thread reads the core's figures.
 """
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple
+from types import MappingProxyType
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
-from deer_ros.ros_io.action_mapping import ArmCommand, GripperLatch, hold_command, map_action
+from deer_ros.policies.record import StepRecord
+from deer_ros.ros_io.action_mapping import GripperLatch, hold_command, map_action
 from deer_ros.ros_io.camera_sync import CameraSync, Frame, Observation
+from deer_ros.ros_io.core_types import IDLE, CoreStatus, Engine, TickOutput
 from deer_ros.ros_io.diagnostics import ERROR, WARN, EventBook, LatencyWindow, RateWindow
 from deer_ros.ros_io.safety import StaleWatchdog
 from deer_ros.ros_io.settings import NodeSettings, engine_changes
-
-
-class Engine(Protocol):
-    """What the core needs of deer_ros.policies.engine.InferenceEngine."""
-
-    def reset(self, instruction: str) -> None:
-        """Start a new rollout (clears the model's history)."""
-
-    def step(self, static: np.ndarray, gripper: Optional[np.ndarray] = None,
-             t_received: Optional[float] = None) -> Any:
-        """One frame in, a StepRecord out."""
-
-    def update_config(self, **changes: Any) -> Any:
-        """Apply live settings from the next frame."""
-
-
-@dataclass(frozen=True)
-class TickOutput:
-    """What the node publishes for one control period."""
-
-    kind: str                           # 'act' | 'hold' | 'idle'
-    reason: str = ''                    # why not 'act' (a HOLD_REASONS code for holds)
-    command: Optional[ArmCommand] = None
-    record: Any = None                  # the engine's StepRecord ('act' only)
-    stamp_s: Optional[float] = None     # observation header stamp ('act' only)
-    gripper: Optional[float] = None     # value for action/gripper now (on change), else None
-    publish_commands: bool = True       # False in dry_run: telemetry only
-    stamp: Optional[Tuple[int, int]] = None   # observation header.stamp (sec, nanosec) exactly
-
-
-IDLE = TickOutput('idle')
 
 
 class ControlCore:
@@ -65,7 +37,7 @@ class ControlCore:
                                settings.sync.queue_size)
         self.watchdog = StaleWatchdog(settings.safety.stale_image_s)
         self.gripper_latch = GripperLatch()
-        self._lock = threading.Lock()            # guards the pending fields below
+        self._lock = threading.Lock()            # the pending fields, counts, instruction
         self._step_lock = threading.Lock()       # one tick at a time; close() waits for it
         self._pending_instruction: Optional[str] = None
         self._pending_reset = False
@@ -85,7 +57,7 @@ class ControlCore:
 
     def reject_frame(self, camera: str, reason: str, now_s: float) -> None:
         """Count and report a frame that could not be decoded."""
-        self.counts['rejected_frames'] += 1
+        self._count('rejected_frames')
         self.events.note('inputs', f'bad_{camera}_frame', WARN,
                          f'{camera} camera frame rejected: {reason}', now_s)
 
@@ -121,14 +93,27 @@ class ControlCore:
         self.watchdog.reset()
         self.gripper_latch.reset()
         self.ticks.reset()
-        self.active_since_s = now_s
+        with self._lock:
+            self.active_since_s = now_s
 
     def deactivate(self) -> None:
         """Stop acting; waits for a running tick to finish."""
         with self._step_lock:
-            self.active_since_s = None
+            with self._lock:
+                self.active_since_s = None
             self.acting = False
             self.ticks.reset()
+
+    def status(self, now_s: float) -> CoreStatus:
+        """What diagnostics show, one consistent copy taken under the lock (any thread)."""
+        with self._lock:
+            return CoreStatus(self.active_since_s is not None, self.sync.status(),
+                              self.instruction, MappingProxyType(dict(self.counts)),
+                              MappingProxyType(self.latency.summary()), self.ticks.rate(now_s))
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.counts[key] += 1
 
     # ------------------------------------------------------------------ the control period
     def tick(self, now_s: float) -> TickOutput:
@@ -140,7 +125,7 @@ class ControlCore:
             self._apply_pending(now_s)
             out = self._decide(now_s)
             if out.kind == 'hold':
-                self.counts['holds'] += 1
+                self._count('holds')
             if out.kind != 'idle':
                 self.acting = out.kind == 'act'   # the last command sent moved the arm
             return out
@@ -159,12 +144,13 @@ class ControlCore:
                 self.events.note('control', 'config', ERROR, f'engine rejected {changes}: {exc}',
                                  now_s)
         if instruction is not None:
-            self.instruction = instruction
+            with self._lock:
+                self.instruction = instruction
             reset = bool(instruction)
         if reset and self.instruction:
             self.engine.reset(self.instruction)
             self.gripper_latch.reset()
-            self.counts['resets'] += 1
+            self._count('resets')
 
     def _hold_once(self, reason: str) -> TickOutput:
         """A hold when the previous output moved the arm, else nothing."""
@@ -239,49 +225,50 @@ class ControlCore:
                 return None
         return Observation(frames[0], frames[1])
 
-    def _infer(self, observation: Any, now_s: float) -> TickOutput:
+    def _infer(self, observation: Observation, now_s: float) -> TickOutput:
         gripper = observation.gripper.image if observation.gripper is not None else None
         try:
             record = self.engine.step(observation.static.image, gripper,
                                       t_received=observation.received_s)
         except Exception as exc:   # the model failing must not take the node down
-            self.counts['engine_errors'] += 1
+            self._count('engine_errors')
             self.events.note('control', 'engine', ERROR, f'inference failed: {exc!r}', now_s)
             return self._hold_once('inference_failed')
         settings = self.settings
         if record.memory_action == 'oom_shed':
-            self.counts['out_of_memory'] += 1
+            self._count('out_of_memory')
             self.events.note('model', 'out_of_memory', WARN,
                              f'device out of memory: shed layers, now up to exit '
                              f'{record.resident_exit} (retried the frame)', now_s)
         command = map_action(record.action, settings)
         if command.hold:
-            self.counts['non_finite'] += 1
+            self._count('non_finite')
             self.events.note('control', 'non_finite', WARN,
                              f'{command.reasons[0]}: published a hold instead', now_s)
         elif command.clamped:
-            self.counts['clamped'] += 1
+            self._count('clamped')
             self.events.note('control', 'clamped', WARN,
                              'action clamped: ' + '; '.join(command.reasons), now_s)
         self._note_timing(record, settings, now_s)
-        self.counts['steps'] += 1
+        self._count('steps')
         kind = 'hold' if command.hold else 'act'
-        self.counts['actions'] += kind == 'act'
+        if kind == 'act':
+            self._count('actions')
         return TickOutput(kind, command.hold_reason, command, record,
                           observation.static.stamp_s, self.gripper_latch.update(command),
                           publish_commands=not settings.dry_run,
                           stamp=observation.static.stamp)
 
-    def _note_timing(self, record: Any, settings: NodeSettings, now_s: float) -> None:
+    def _note_timing(self, record: StepRecord, settings: NodeSettings, now_s: float) -> None:
         self.latency.add(record.latency_ms)
         period_ms = 1000.0 * settings.control_period_s
         if record.latency_ms > period_ms:
-            self.counts['over_period'] += 1
+            self._count('over_period')
             self.events.note('control', 'over_period', WARN,
                              f'latency {record.latency_ms:.1f} ms exceeds the control period '
                              f'{period_ms:.1f} ms', now_s)
         if record.deadline_missed:
-            self.counts['deadline_missed'] += 1
+            self._count('deadline_missed')
             self.events.note('control', 'deadline', WARN,
                              f'deadline missed: {record.latency_ms:.1f} ms > '
                              f'{settings.budget.latency_ms:g} ms', now_s)

@@ -1,5 +1,5 @@
 """ROS messages from the pure results (ArmCommand, StepRecord, StatusReport)."""
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -7,6 +7,7 @@ from geometry_msgs.msg import TwistStamped, Vector3
 from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
 
 from deer_ros.msg import ActionCommand, InferenceTelemetry
+from deer_ros.policies.record import StepRecord
 from deer_ros.ros_io.action_mapping import ArmCommand, twist_values
 from deer_ros.ros_io.diagnostics import StatusReport
 from deer_ros.ros_io.settings import NodeSettings
@@ -20,7 +21,7 @@ def stamp_from_seconds(seconds: float) -> Time:
     return Time(sec=sec, nanosec=min(int(round((seconds - sec) * 1e9)), 999_999_999))
 
 
-def seconds_from_stamp(stamp: Any) -> float:
+def seconds_from_stamp(stamp: Time) -> float:
     """Float seconds of a builtin_interfaces/Time."""
     return stamp.sec + stamp.nanosec * 1e-9
 
@@ -30,7 +31,7 @@ def _clip(value: float, upper: int) -> int:
 
 
 def action_command(command: ArmCommand, stamp: Time, frame_id: str,
-                   record: Optional[Any] = None) -> ActionCommand:
+                   record: Optional[StepRecord] = None) -> ActionCommand:
     """ActionCommand; stamp = the observation's (or now for holds without one)."""
     msg = ActionCommand()
     msg.header.stamp = stamp
@@ -74,7 +75,7 @@ def action_array(command: ArmCommand) -> Float64MultiArray:
     return msg
 
 
-def telemetry(record: Any, stamp: Time, settings: NodeSettings, num_exits: int,
+def telemetry(record: StepRecord, stamp: Time, settings: NodeSettings, num_exits: int,
               total_layers: int, dropped_frames: int) -> InferenceTelemetry:
     """InferenceTelemetry for one StepRecord."""
     msg = InferenceTelemetry()

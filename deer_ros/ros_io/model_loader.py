@@ -9,11 +9,15 @@ import gc
 import os
 import pathlib
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from deer_ros.model.api import SegmentModel
 from deer_ros.policies.engine import InferenceEngine
 from deer_ros.ros_io.settings import NodeSettings, engine_config
+
+if TYPE_CHECKING:   # imported when used: torch (rollout) and yaml (calibration) load lazily
+    from deer_ros.model.rollout import ModelRollout
+    from deer_ros.policies.calibration_file import Calibration
 
 UNCALIBRATED_THRESHOLD = 0.1   # per-exit threshold when no parameter or calibration gives one
 CALIBRATION_NAME = 'calibration.yaml'
@@ -56,7 +60,8 @@ def calibration_path(settings: NodeSettings) -> Optional[pathlib.Path]:
     return None
 
 
-def load_checked_calibration(settings: NodeSettings, num_exits: int) -> Optional[Any]:
+def load_checked_calibration(settings: NodeSettings, num_exits: int
+                             ) -> Optional['Calibration']:
     """The calibration exit.thresholds would come from (None: none, or thresholds given)."""
     path = calibration_path(settings)
     if settings.exit.thresholds or path is None:
@@ -71,8 +76,8 @@ def load_checked_calibration(settings: NodeSettings, num_exits: int) -> Optional
     return calibration
 
 
-def resolve_thresholds(settings: NodeSettings, num_exits: int, model: Any,
-                       calibration: Optional[Any], warnings: List[str]) -> List[float]:
+def resolve_thresholds(settings: NodeSettings, num_exits: int, model: SegmentModel,
+                       calibration: Optional['Calibration'], warnings: List[str]) -> List[float]:
     """exit.thresholds, else the calibration's for the budget in force, else a flat default.
 
     A fraction budget is solved at the model's current instruction's layer costs (the engine
@@ -103,7 +108,7 @@ def intra_op_threads(requested: int, cores: int) -> int:
     return requested if requested > 0 else max(1, min(4, cores // 2))
 
 
-def build_rollout(settings: NodeSettings) -> Any:
+def build_rollout(settings: NodeSettings) -> 'ModelRollout':
     """The SegmentModel: ModelRollout from the checkpoint, or the preset's random weights."""
     m = settings.model
     device = None if m.device == 'auto' else m.device

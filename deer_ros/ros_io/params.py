@@ -1,12 +1,12 @@
-"""ROS parameter declarations and validation generated from deer_ros.ros_io.settings."""
+"""ROS parameter declarations and validation generated from settings (param_schema specs)."""
 from typing import Any, Dict, Iterable, List, Tuple
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType, SetParametersResult)
 from rclpy.parameter import Parameter
 
-from deer_ros.ros_io.settings import SPECS, NodeSettings, ParamSpec, check_value, coerce, \
-    from_flat, validate
+from deer_ros.ros_io.param_schema import ParamSpec, check_value, coerce
+from deer_ros.ros_io.settings import SPECS, NodeSettings, from_flat, validate
 
 ROS_TYPES = {'bool': ParameterType.PARAMETER_BOOL, 'integer': ParameterType.PARAMETER_INTEGER,
              'double': ParameterType.PARAMETER_DOUBLE, 'string': ParameterType.PARAMETER_STRING,

@@ -18,6 +18,8 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from deer_ros.model.api import STATE_CONVENTION
+from deer_ros.policies.engine import InferenceEngine
+from deer_ros.policies.record import StepRecord
 from deer_ros.ros_io.settings import RobotStateSettings
 
 STATE_NAMES: Tuple[str, ...] = tuple(STATE_CONVENTION['dims'])
@@ -73,7 +75,7 @@ class RobotStateBuffer:
 class StateFeedingEngine:
     """An engine whose step() also receives the newest robot state (decorator, same interface)."""
 
-    def __init__(self, engine: Any, buffer: RobotStateBuffer,
+    def __init__(self, engine: InferenceEngine, buffer: RobotStateBuffer,
                  max_age_s: float = DEFAULT_MAX_AGE_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
@@ -82,7 +84,7 @@ class StateFeedingEngine:
         self.clock = clock
 
     def step(self, static: np.ndarray, gripper: Optional[np.ndarray] = None,
-             t_received: Optional[float] = None) -> Any:
+             t_received: Optional[float] = None) -> StepRecord:
         """engine.step with state=; raises RobotStateUnavailable instead of running blind."""
         state, why = self.buffer.latest(self.clock(), self.max_age_s)
         if state is None:
@@ -93,6 +95,6 @@ class StateFeedingEngine:
         return getattr(self.engine, name)
 
 
-def model_takes_state(engine: Any) -> bool:
+def model_takes_state(engine: InferenceEngine) -> bool:
     """Whether the engine's model has a robot-state input (ModelRollout.state_dim > 0)."""
     return bool(getattr(getattr(engine, 'model', None), 'state_dim', 0))

@@ -9,13 +9,16 @@ from typing import Any, Optional
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 
+from deer_ros.policies.engine import InferenceEngine
+from deer_ros.ros_io.core_types import Engine
 from deer_ros.ros_io.robot_state import (RobotStateBuffer, StateFeedingEngine, model_takes_state,
                                          state_values)
 from deer_ros.ros_io.settings import RobotStateSettings
 
 
-def attach_robot_state(node: Any, engine: Any, settings: RobotStateSettings = RobotStateSettings(),
-                       callback_group: Optional[Any] = None) -> Any:
+def attach_robot_state(node: Any, engine: InferenceEngine,
+                       settings: RobotStateSettings = RobotStateSettings(),
+                       callback_group: Optional[Any] = None) -> Engine:
     """`engine`, fed from the robot-state topic when its model takes the state; else unchanged.
 
     node.monotonic is the clock of both the arrival time and the age check. A previous

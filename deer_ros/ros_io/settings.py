@@ -1,7 +1,10 @@
 """Every deer_node setting, once: name, type, default, range, unit, live or read-only.
 
-The ROS parameter declarations (deer_ros.ros_io.params) and config/deer.yaml (render_yaml) are both
-generated from the dataclasses below; nothing else lists a parameter. Pure Python, no rclpy.
+The ROS parameter declarations (deer_ros.ros_io.params), config/deer.yaml (render_yaml) and the
+parameter tables (render_markdown) are all generated from the dataclasses below; nothing else
+lists a parameter. How a setting is declared and checked is param_schema's; how files and tables
+are written, param_docs'. Pure Python, no rclpy. About 300 lines, most of them the 44 settings
+themselves with their help: one list is the point, so they stay in one module.
 
 A ROS parameter name is the dotted path of a field: NodeSettings.budget.avg_gflops is the parameter
 `budget.avg_gflops`. Settings marked live take effect on the next frame; the others are read at
@@ -9,35 +12,14 @@ start-up (read-only parameters; change them in the params file and restart the n
 """
 import dataclasses
 import math
-import textwrap
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from deer_ros.model.config import HEAD_STEPS, TRANSFORMS
 from deer_ros.policies.config import EngineConfig, fit_problem
-
-KINDS = {bool: 'bool', int: 'integer', float: 'double', str: 'string',
-         Tuple[float, ...]: 'double_array', Tuple[str, ...]: 'string_array'}
-RESTART_NOTE = 'read-only: restart to change'
-
-
-def setting(default: Any, description: str, *, unit: str = '', min: Optional[float] = None,
-            max: Optional[float] = None, live: bool = False, choices: Tuple[str, ...] = (),
-            engine: str = '') -> Any:
-    """A dataclass field carrying a parameter's metadata.
-
-    engine names the deer_ros.policies EngineConfig field the setting feeds (live updates go
-    through engine.update_config).
-    """
-    meta = dict(description=description, unit=unit, min=min, max=max, live=live,
-                choices=tuple(choices), engine=engine)
-    return field(default=default, metadata=meta)
-
-
-def group(cls: type) -> Any:
-    """A nested group of settings (a parameter namespace such as `budget.`)."""
-    return field(default_factory=cls, metadata={'group': True})
+from deer_ros.ros_io.param_docs import parameter_table, params_file
+from deer_ros.ros_io.param_schema import ParamSpec, build, check_value, coerce, group, \
+    param_specs, setting, value_at
 
 
 @dataclass(frozen=True)
@@ -98,18 +80,6 @@ def engine_setting(name: str, description: str = '') -> Any:
                    description or meta['description'], unit=meta['unit'] or '',
                    min=meta['min'], max=meta['max'], live=meta['live'],
                    choices=meta['choices'] or (), engine=name)
-
-
-def setting_like(cls: type, name: str, description: str = '', live: bool = False) -> Any:
-    """A setting with the default, unit, range and choices of cls's field `name`.
-
-    For another node's parameter of the same meaning, e.g. sim_node's action scaling, which is
-    deer_node's action.*.
-    """
-    f = next(f for f in dataclasses.fields(cls) if f.name == name)
-    m = f.metadata
-    return setting(f.default, description or m['description'], unit=m['unit'], min=m['min'],
-                   max=m['max'], live=live, choices=m['choices'], engine=m['engine'])
 
 
 @dataclass(frozen=True)
@@ -248,82 +218,12 @@ class NodeSettings:
         return 1.0 / self.control_rate_hz
 
 
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter as ROS and the YAML file see it."""
-
-    name: str                 # dotted ROS parameter name
-    kind: str                 # bool | integer | double | string | double_array | string_array
-    default: Any
-    description: str
-    unit: str
-    min: Optional[float]
-    max: Optional[float]
-    live: bool
-    choices: Tuple[str, ...]
-    engine: str               # EngineConfig field fed by this parameter, '' for none
-
-    @property
-    def summary(self) -> str:
-        """Description with unit, range, choices and live/read-only, for descriptors and YAML."""
-        text = self.description.rstrip('.')
-        parts = [text[:1].upper() + text[1:] + '.']
-        if self.choices:
-            parts.append('One of: ' + ', '.join(self.choices) + '.')
-        if self.min is not None or self.max is not None:
-            parts.append(f'Range {_num(self.min)}..{_num(self.max)}' + (
-                f' {self.unit}.' if self.unit else '.'))
-        elif self.unit:
-            parts.append(f'Unit: {self.unit}.')
-        parts.append('[live]' if self.live else f'[{RESTART_NOTE}]')
-        return ' '.join(parts)
-
-
-def _num(value: Optional[float]) -> str:
-    if value is None:
-        return ''
-    return f'{value:g}' if isinstance(value, float) else str(value)
-
-
-def param_specs(cls: type = NodeSettings, prefix: str = '') -> List[ParamSpec]:
-    """All parameters of a settings dataclass, in declaration order, groups flattened."""
-    hints = typing.get_type_hints(cls)
-    specs: List[ParamSpec] = []
-    for f in dataclasses.fields(cls):
-        name = prefix + f.name
-        if f.metadata.get('group'):
-            specs.extend(param_specs(hints[f.name], name + '.'))
-            continue
-        m = f.metadata
-        specs.append(ParamSpec(name, KINDS[hints[f.name]], f.default, m['description'],
-                               m['unit'], m['min'], m['max'], m['live'], m['choices'],
-                               m['engine']))
-    return specs
-
-
-SPECS: Dict[str, ParamSpec] = {s.name: s for s in param_specs()}
+SPECS: Dict[str, ParamSpec] = {s.name: s for s in param_specs(NodeSettings)}
 
 
 def to_flat(settings: NodeSettings) -> Dict[str, Any]:
     """{dotted name: value} of every parameter."""
-    out: Dict[str, Any] = {}
-    for name in SPECS:
-        obj: Any = settings
-        for part in name.split('.'):
-            obj = getattr(obj, part)
-        out[name] = obj
-    return out
-
-
-def coerce(spec: ParamSpec, value: Any) -> Any:
-    """Convert a parameter value to the setting's Python type (ROS ints for doubles, arrays)."""
-    if spec.kind == 'double_array':
-        return tuple(float(v) for v in (value if value is not None else ()))
-    if spec.kind == 'string_array':
-        return tuple(str(v) for v in (value if value is not None else ()))
-    if spec.kind == 'double' and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
+    return {name: value_at(settings, name) for name in SPECS}
 
 
 def from_flat(values: Mapping[str, Any], base: Optional[NodeSettings] = None) -> NodeSettings:
@@ -333,50 +233,7 @@ def from_flat(values: Mapping[str, Any], base: Optional[NodeSettings] = None) ->
         if name not in SPECS:
             raise KeyError(f'unknown parameter {name!r}')
         flat[name] = coerce(SPECS[name], value)
-    return _build(NodeSettings, flat, '')
-
-
-def _build(cls: type, flat: Mapping[str, Any], prefix: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.metadata.get('group'):
-            kwargs[f.name] = _build(hints[f.name], flat, prefix + f.name + '.')
-        else:
-            kwargs[f.name] = flat[prefix + f.name]
-    return cls(**kwargs)
-
-
-def check_value(spec: ParamSpec, value: Any) -> Optional[str]:
-    """Why value is not acceptable for spec, or None. Ranges are inclusive."""
-    if spec.kind == 'double_array':
-        values = list(value or ())
-    elif spec.kind in ('double', 'integer'):
-        values = [value]
-    else:
-        values = []
-    for v in values:
-        if not math.isfinite(float(v)):
-            return f'{spec.name}: {v} is not a finite number'
-        if spec.min is not None and v < spec.min or spec.max is not None and v > spec.max:
-            return (f'{spec.name}: {v:g} is outside {_num(spec.min)}..{_num(spec.max)}'
-                    f'{" " + spec.unit if spec.unit else ""}')
-    if spec.choices and value not in spec.choices:
-        return f'{spec.name}: {value!r} is not one of {", ".join(spec.choices)}'
-    return None
-
-
-def field_problems(obj: Any) -> List[str]:
-    """check_value's reason for every field of a settings dataclass instance that has one."""
-    reasons = []
-    for spec in param_specs(type(obj)):
-        value = obj
-        for part in spec.name.split('.'):
-            value = getattr(value, part)
-        reason = check_value(spec, value)
-        if reason:
-            reasons.append(reason)
-    return reasons
+    return build(NodeSettings, flat)
 
 
 def validate(settings: NodeSettings) -> List[str]:
@@ -429,7 +286,6 @@ def engine_config(settings: NodeSettings, base: Optional[EngineConfig] = None) -
     return dataclasses.replace(base or EngineConfig(), **engine_changes(to_flat(settings)))
 
 
-# ---------------------------------------------------------------------------- YAML generation
 YAML_HEADER = """\
 # deer_node parameters with their defaults (generated from deer_ros/ros_io/settings.py by
 # deer_ros.ros_io.settings.render_yaml(); test/ros_io/test_settings.py keeps the two in sync).
@@ -438,68 +294,14 @@ YAML_HEADER = """\
 """
 
 
-def yaml_scalar(kind: str, value: Any) -> str:
-    """A value as the ROS YAML parser types it (doubles always with a decimal point)."""
-    if kind == 'bool':
-        return 'true' if value else 'false'
-    if kind == 'integer':
-        return str(int(value))
-    if kind == 'double':
-        text = repr(float(value))
-        if 'e' in text or 'inf' in text or 'nan' in text:
-            text = f'{float(value):.12f}'.rstrip('0')
-        return text if '.' in text else text + '.0'
-    if kind == 'double_array':
-        return '[' + ', '.join(yaml_scalar('double', v) for v in value) + ']'
-    if kind == 'string_array':
-        return '[' + ', '.join(str(v) for v in value) + ']'
-    return '"' + str(value).replace('\\', '\\\\').replace('"', '\\"') + '"'
+def render_yaml(node_name: str = 'deer_node') -> str:
+    """config/deer.yaml: deer_node's commented params file."""
+    return params_file(list(SPECS.values()), node_name, YAML_HEADER)
 
 
-def render_yaml(node_name: str = 'deer_node', specs: Optional[List[ParamSpec]] = None) -> str:
-    """The commented params file for node_name (`/**/` matches it in any namespace)."""
-    lines = [YAML_HEADER.rstrip('\n'), f'/**/{node_name}:', '  ros__parameters:']
-    current: Tuple[str, ...] = ()
-    for spec in specs or list(SPECS.values()):
-        *path, leaf = spec.name.split('.')
-        if tuple(path) != current:
-            common = 0
-            while common < min(len(path), len(current)) and path[common] == current[common]:
-                common += 1
-            for depth in range(common, len(path)):
-                lines.append('    ' + '  ' * depth + path[depth] + ':')
-            current = tuple(path)
-        indent = '    ' + '  ' * len(path)
-        lines.extend(textwrap.wrap(spec.summary, 99, initial_indent=indent + '# ',
-                                   subsequent_indent=indent + '# '))
-        value = yaml_scalar(spec.kind, spec.default)
-        if spec.kind == 'double_array' and not spec.default:
-            # rcl's YAML parser cannot type an empty list: leave it commented out.
-            lines.append(f'{indent}# {leaf}: [0.5, 0.5]   # example; empty by default')
-        else:
-            lines.append(f'{indent}{leaf}: {value}')
-    return '\n'.join(lines) + '\n'
-
-
-def render_markdown(specs: Optional[List[ParamSpec]] = None) -> str:
-    """The parameter table of docs/node.md (name, type, default, range, unit, live, meaning).
-
-    specs: another node's parameters (sim_node's for docs/simulation.md); default deer_node's.
-    """
-    rows = ['| Parameter | Type | Default | Range / choices | Unit | Live | Description |',
-            '|---|---|---|---|---|---|---|']
-    for spec in specs or list(SPECS.values()):
-        if spec.choices:
-            allowed = ', '.join(f'`{c}`' for c in spec.choices)
-        elif spec.min is not None or spec.max is not None:
-            allowed = f'{_num(spec.min)} .. {_num(spec.max)}'
-        else:
-            allowed = ''
-        default = yaml_scalar(spec.kind, spec.default)
-        kind = spec.kind.replace('_array', '[]')
-        rows.append(f'| `{spec.name}` | {kind} | `{default}` | {allowed} | {spec.unit} | '
-                    f'{"yes" if spec.live else "no"} | {spec.description.replace("|", "/")} |')
-    return '\n'.join(rows) + '\n'
+def render_markdown() -> str:
+    """The parameter table of docs/node.md and the README."""
+    return parameter_table(list(SPECS.values()))
 
 
 if __name__ == '__main__':   # python -m deer_ros.ros_io.settings > config/deer.yaml

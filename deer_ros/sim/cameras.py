@@ -3,20 +3,51 @@
 Rendering is software OpenGL on our machines (MUJOCO_GL=osmesa). Shadows, reflections and
 multisampling are off: with them one 96x96 frame costs ~150 ms, without them ~10 ms.
 """
+import ctypes
+import glob
+import importlib.util
 import os
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
+
+_LOADED_BEFORE_GL: Dict[str, Optional[ctypes.CDLL]] = {}   # see load_triton_before_gl
 
 
 def use_headless_gl() -> None:
     """Default MuJoCo to OSMesa (software, no display) unless the user chose a backend.
 
-    Must run before mujoco is first imported (MuJoCo reads MUJOCO_GL at import).
+    Must run before mujoco is first imported (MuJoCo reads MUJOCO_GL at import, and loads the GL
+    library then).
     """
     os.environ.setdefault('MUJOCO_GL', 'osmesa')
     os.environ.setdefault('PYOPENGL_PLATFORM', os.environ['MUJOCO_GL'])
+    load_triton_before_gl()
+
+
+def load_triton_before_gl() -> None:
+    """Load Triton's native library (when installed) before the GL library, once per process.
+
+    Why: `import mujoco` with OSMesa makes PyOpenGL load libOSMesa with RTLD_GLOBAL, and with it
+    Mesa's llvmpipe dependency, the system libLLVM (15 here), joins the process's global symbol
+    scope. libtriton.so carries its own, newer LLVM and exports those symbols without binding
+    them to itself; loaded after that (anything importing torch._dynamo loads it: torchvision,
+    transformers, torch.compile), its static initialisers' calls (llvm::cl::Option::addArgument
+    registering LLVM's options) resolve to libLLVM-15's functions, which then work on Triton's
+    objects of another layout: a segfault in StringMapImpl::LookupBucketFor while importing
+    torchvision (`pytest test/sim test/ros_io/test_settings.py` in one process crashed that way).
+    Loaded first, libtriton binds to its own LLVM; it is loaded RTLD_LOCAL, so Mesa still binds to
+    libLLVM-15. Only the shared library is loaded (about 30 ms), not the triton package.
+    """
+    if _LOADED_BEFORE_GL:
+        return
+    _LOADED_BEFORE_GL['tried'] = None
+    spec = importlib.util.find_spec('triton')
+    if spec is None or spec.origin is None:
+        return
+    for path in glob.glob(os.path.join(os.path.dirname(spec.origin), '_C', 'libtriton*.so')):
+        _LOADED_BEFORE_GL[path] = ctypes.CDLL(path, mode=os.RTLD_LOCAL)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ actions the robot applied, not the answers deer_node sent (some are dropped as s
 logic lives in MetaWorldSim / session; this node only wires parameters, topics and the service.
 """
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -32,10 +32,10 @@ from std_srvs.srv import Trigger
 
 from deer_ros.model.api import STATE_CONVENTION
 from deer_ros.msg import ActionCommand, EpisodeStatus
-from deer_ros.ros_io.action_mapping import command_to_action, scaling_parameters
+from deer_ros.ros_io.action_mapping import command_to_action, scaling_of, scaling_setting
 from deer_ros.ros_io.params import declare_specs
-from deer_ros.ros_io.settings import ActionSettings, field_problems, param_specs, setting, \
-    setting_like
+from deer_ros.ros_io.param_schema import param_specs, refuse_problems, setting
+from deer_ros.ros_io.settings import ActionSettings
 from deer_ros.ros_io.spin import spin_node
 from deer_ros.sim.metaworld_sim import MetaWorldSim, Observation, SimConfig
 from deer_ros.sim.session import EpisodeSchedule, StampGate
@@ -44,12 +44,6 @@ from deer_ros.sim.tasks import DEFAULT_TASKS, get_task
 INSTRUCTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_10 = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-SCALING = scaling_parameters()   # deer_node's action scaling: same names, defaults, meaning
-
-
-def _scaling(name: str) -> Any:
-    """deer_node's action.<name>: default, unit and range from ActionSettings (read-only here)."""
-    return setting_like(ActionSettings, name, SCALING[name][1])
 
 
 @dataclass(frozen=True)
@@ -78,29 +72,24 @@ class SimNodeConfig:
     require_matching_stamp: bool = setting(
         True, "The stamp gate: apply only actions stamped with the current observation's "
               'stamp; false accepts every action (teleoperation)')
-    translation_scale_m: float = _scaling('translation_scale_m')
-    rotation_scale_rad: float = _scaling('rotation_scale_rad')    # rotations are ignored
-    gripper_open_positive: bool = _scaling('gripper_open_positive')
+    translation_scale_m: float = scaling_setting('translation_scale_m')
+    rotation_scale_rad: float = scaling_setting('rotation_scale_rad')    # rotations are ignored
+    gripper_open_positive: bool = scaling_setting('gripper_open_positive')
     static_frame_id: str = setting('static_camera', 'frame_id of the static camera images')
     gripper_frame_id: str = setting('gripper_camera', 'frame_id of the gripper camera images')
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'tasks', tuple(self.tasks))
-        reasons = field_problems(self)
-        if not self.tasks:
-            reasons.append('tasks: at least one task is needed')
+        reasons = [] if self.tasks else ['tasks: at least one task is needed']
         reasons += [f'{name}: must not be empty'
                     for name in ('static_frame_id', 'gripper_frame_id')
                     if not getattr(self, name).strip()]
-        if reasons:
-            raise ValueError('sim_node parameters: ' + '; '.join(reasons))
+        refuse_problems(self, 'sim_node', reasons)
 
     @property
     def scaling(self) -> ActionSettings:
         """The action scaling as deer_node's settings group (what command_to_action undoes)."""
-        return ActionSettings(translation_scale_m=self.translation_scale_m,
-                              rotation_scale_rad=self.rotation_scale_rad,
-                              gripper_open_positive=self.gripper_open_positive)
+        return scaling_of(self)
 
 
 PARAM_SPECS = param_specs(SimNodeConfig)

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from deer_ros.ros_io.action_mapping import (GripperLatch, command_to_action, hold_command,
-                                            map_action, scaling_parameters, twist_values)
+from deer_ros.ros_io.action_mapping import (SCALING_FIELDS, GripperLatch, command_to_action,
+                                            hold_command, map_action, twist_values)
 from deer_ros.ros_io.safety import StaleWatchdog, clamp_abs, clamp_norm, non_finite_reason
 from deer_ros.ros_io.settings import from_flat
 
@@ -45,13 +45,19 @@ def test_command_to_action_undoes_map_action(flat):
         np.testing.assert_allclose(back, action, rtol=1e-6, atol=1e-7)
 
 
-def test_other_nodes_declare_deer_nodes_scaling_defaults():
-    from deer_ros.data.ros_recorder import PARAMETERS
-    from deer_ros.sim.sim_node import SimNodeConfig
-    params = scaling_parameters()
-    assert set(params) == {'translation_scale_m', 'rotation_scale_rad', 'gripper_open_positive'}
-    assert SimNodeConfig().scaling == settings().action
-    assert all(PARAMETERS[name] == value for name, value in params.items())
+def test_other_nodes_declare_deer_nodes_scaling_defaults_and_ranges():
+    from deer_ros.data import ros_recorder
+    from deer_ros.ros_io.settings import SPECS
+    from deer_ros.sim import sim_node
+    assert sim_node.SimNodeConfig().scaling == settings().action
+    assert ros_recorder.RecorderConfig().scaling == settings().action
+    for specs in (sim_node.PARAM_SPECS, ros_recorder.PARAM_SPECS):
+        by_name = {spec.name: spec for spec in specs}
+        for name in SCALING_FIELDS:
+            mine, deer = by_name[name], SPECS[f'action.{name}']
+            assert (mine.default, mine.unit, mine.min, mine.max) == \
+                (deer.default, deer.unit, deer.min, deer.max)
+            assert not mine.live and f"deer_node's action.{name}" in mine.description
 
 
 def test_scaling_and_no_clamp_within_limits():

@@ -1,4 +1,5 @@
 """settings: one definition -> descriptors, YAML, validation; config/deer.yaml is generated."""
+import dataclasses
 import pathlib
 
 import pytest
@@ -6,6 +7,8 @@ import yaml
 
 from deer_ros.policies.config import EngineConfig
 from deer_ros.ros_io import settings as S
+from deer_ros.ros_io.param_docs import yaml_scalar
+from deer_ros.ros_io.param_schema import KINDS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ISSUE_PARAMS = ['model.preset', 'model.checkpoint', 'model.seed', 'model.device',
@@ -32,7 +35,11 @@ def test_every_parameter_of_the_issue_exists_with_a_description():
     for name in ISSUE_PARAMS:
         assert name in S.SPECS, name
     for spec in S.SPECS.values():
-        assert spec.description and spec.kind in S.KINDS.values()
+        assert spec.description and spec.kind in KINDS.values()
+    assert set(S.to_flat(S.NodeSettings())) == set(S.SPECS)
+    leaves = [f for group in dataclasses.fields(S.NodeSettings) for f in (
+        dataclasses.fields(group.type) if group.metadata.get('group') else [group])]
+    assert len(leaves) == len(S.SPECS), 'every NodeSettings field is a setting()'
 
 
 def test_live_versus_read_only_follows_the_issue():
@@ -71,8 +78,8 @@ def test_generated_yaml_round_trips_and_writes_doubles_with_a_point():
             assert isinstance(value, float), name     # 150.0, never 150
         assert S.coerce(spec, value) == spec.default
     assert set(S.SPECS) - set(flat) == {'exit.thresholds'}    # empty list: commented out
-    assert S.yaml_scalar('double', 150) == '150.0'
-    assert S.yaml_scalar('double', 1e-5) == '0.00001'
+    assert yaml_scalar('double', 150) == '150.0'
+    assert yaml_scalar('double', 1e-5) == '0.00001'
 
 
 def test_example_configs_use_known_parameters_within_range():

@@ -5,7 +5,8 @@ import pytest
 from rcl_interfaces.msg import ParameterType
 from rclpy.parameter import Parameter
 
-from deer_ros.ros_io.settings import ActionSettings, render_markdown
+from deer_ros.ros_io.param_docs import parameter_table
+from deer_ros.ros_io.settings import ActionSettings
 from deer_ros.sim.sim_node import PARAM_SPECS, SimNode, SimNodeConfig
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -30,8 +31,8 @@ def test_the_config_is_frozen_and_its_scaling_defaults_are_deer_nodes():
 
 def test_docs_sim_node_table_is_generated():
     text = (ROOT / 'docs/simulation.md').read_text()
-    assert render_markdown(PARAM_SPECS) in text, \
-        'regenerate the table in docs/simulation.md: render_markdown(sim_node.PARAM_SPECS)'
+    assert parameter_table(PARAM_SPECS) in text, \
+        'regenerate the table in docs/simulation.md: parameter_table(sim_node.PARAM_SPECS)'
 
 
 @pytest.mark.ros
