@@ -103,3 +103,45 @@ def test_sim_node_executable_exits_cleanly_on_sigint(ros_graph):
             proc.kill()
     assert proc.returncode == 0, out
     assert 'Traceback' not in out, out
+
+
+def test_sim_node_exits_0_on_sigint_and_sigterm_while_stepping_4_times(ros_graph):
+    """Signals land while sim_node steps and starts episodes (a 1-step episode per action).
+
+    rclpy's own handler shut the context down under a running callback: start_episode's publish
+    raised "publisher's context is invalid" and sim_node exited 1 (seen in full-suite runs).
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    failures = []
+    for run in range(4):
+        namespace = f'/simsig{run}'
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'deer_ros.sim.sim_node', '--ros-args',
+             '-p', 'tasks:=[reach-v3]', '-p', 'image_size:=32', '-p', 'max_steps:=1',
+             '-p', 'idle_publish_rate_hz:=10.0', '-r', f'__ns:={namespace}'],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+        try:
+            client = ros_graph.node(f'driver{run}', namespace=namespace)
+            frames = ros_graph.collect(Image, 'camera/static/image_raw', qos_profile_sensor_data,
+                                       client)
+            actions = client.create_publisher(ActionCommand, 'action', 10)
+            ros_graph.spin_until(lambda: frames, 60, 'a frame from the sim_node process')
+            answered, deadline = 0, time.monotonic() + 3.0 + 0.1 * run
+            while time.monotonic() < deadline:   # answer every new frame at once: always busy
+                if len(frames) > answered:
+                    answered = len(frames)
+                    actions.publish(_action(frames[-1].header.stamp))
+                ros_graph.spin_for(0.002)
+            proc.send_signal(signal.SIGINT if run % 2 == 0 else signal.SIGTERM)
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                out = proc.stdout.read()
+        if proc.returncode != 0 or 'Traceback' in out:
+            failures.append(f'run {run}: exit {proc.returncode}\n{out[-1500:]}')
+    assert not failures, '\n'.join(failures)
