@@ -14,10 +14,13 @@ Transitions (what each guarantees):
   once, then every period) until false; lifecycle transitions do not clear it.
 
 The node only wires ROS to the pure pieces (settings, image_codec, control_core, messages).
+Why one module of ~330 lines: it is the one lifecycle class, and each method is a transition or
+a callback that hands its message to a pure piece; splitting the class would scatter the
+transition guarantees above over files while moving no logic out of ROS.
 """
 import sys
 import time
-from typing import Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -39,17 +42,21 @@ from deer_ros.ros_io.node_runtime import run_node
 from deer_ros.ros_io.node_status import diagnostic_reports
 from deer_ros.ros_io.params import check_changes, declare_all
 from deer_ros.ros_io.robot_state_input import attach_robot_state
+from deer_ros.policies.record import StepRecord
 from deer_ros.ros_io.settings import NodeSettings, model_reason, validate
+
+if TYPE_CHECKING:   # model_loader imports torch: loaded lazily, at configure
+    from deer_ros.ros_io.model_loader import LoadedModel
 
 NODE_NAME = 'deer_node'
 INSTRUCTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
 INSTRUCTION_VOLATILE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                       durability=DurabilityPolicy.VOLATILE)
-Loader = Callable[[NodeSettings], Any]
+Loader = Callable[[NodeSettings], 'LoadedModel']
 
 
-def _default_loader(settings: NodeSettings) -> Any:
+def _default_loader(settings: NodeSettings) -> 'LoadedModel':
     from deer_ros.ros_io.model_loader import load
     return load(settings)
 
@@ -65,14 +72,14 @@ class DeerNode(LifecycleNode):
         self.events = EventBook()
         self.latency = LatencyWindow()
         self.decoder = ImageDecoder()
-        self.loaded: Any = None
+        self.loaded: Optional['LoadedModel'] = None
         self.core: Optional[ControlCore] = None
         self.model_error = ''
         self.instruction = ''
         self.instruction_rejected = ''          # why the last instruction was not accepted
         self.instructions_received = 0
         self._instruction_copies = SeenMessages()
-        self.last_record: Any = None
+        self.last_record: Optional[StepRecord] = None
         self._camera_subs: List[Any] = []
         self._control_timer: Any = None
         self.settings = NodeSettings()
