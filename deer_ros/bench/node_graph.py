@@ -104,13 +104,16 @@ def run_graph(loader: Any, images: List[Any], frames: int, warmup: int,
     cams = [peer.create_publisher(Image, f'camera/{c}/image_raw', qos_profile_sensor_data)
             for c in ('static', 'gripper')]
     received: List[float] = []
-    peer.create_subscription(ActionCommand, 'action',
-                             lambda msg: received.append(time.monotonic()), COMMAND_QOS)
+    actions = peer.create_subscription(ActionCommand, 'action',
+                                       lambda msg: received.append(time.monotonic()), COMMAND_QOS)
     instruction = peer.create_publisher(String, 'instruction', INSTRUCTION_QOS)
     sent: List[float] = []
     try:
+        # The action publisher must have matched too: an answer to frame 0 sent before that is
+        # lost (reliable but volatile), and re-sending the same frame gets no second answer.
         _spin_until(peer_exec, lambda: all(p.get_subscription_count() for p in cams)
-                    and node.core is not None, timeout_s, 'deer_node configured + matched')
+                    and node.core is not None and actions.get_publisher_count() > 0,
+                    timeout_s, 'deer_node configured + matched both ways')
         instruction.publish(String(data='push the red block to the left'))
         for i in range(warmup + frames):
             before = len(received)
