@@ -13,7 +13,7 @@ from typing import List
 # (name, default, description): read by test/evaluation/test_launch_file.py without `launch`.
 # '<share>' is replaced by the installed package's share directory.
 LAUNCH_ARGUMENTS = [
-    ('checkpoint', '<share>/models/tiny-metaworld',
+    ('checkpoint', '<share>/models/mini-metaworld',
      'deer_node model.checkpoint (empty: the tiny preset with random weights)'),
     ('tasks', '[reach-v3, button-press-topdown-v3, drawer-close-v3]', 'sim_node tasks'),
     ('episodes_per_task', '2', 'episodes of each task (scene seeds 0, 1, ...)'),

@@ -1,7 +1,7 @@
 """The main job: the shipped model drives a simulated arm closed-loop over ROS 2, in one command.
 
 Starts sim_node (MetaWorld, two cameras) and deer_node (autostart, the shipped checkpoint
-models/tiny-metaworld, or the tiny preset with random weights and a loud warning when it is
+models/mini-metaworld, or the tiny preset with random weights and a loud warning when it is
 missing) as subprocesses on a private ROS domain (ROS_DOMAIN_ID, unless set, and
 ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), runs a few episodes of a few tasks, prints each
 episode's success and the LLM compute it saved against the full model (from deer_node's

@@ -1,7 +1,7 @@
 """Which model an evaluation or the demo runs: a checkpoint, else the shipped one, else a preset.
 
 `resolve_model(checkpoint='', preset='tiny')` picks, in order: the checkpoint given, the shipped
-checkpoint models/tiny-metaworld (when it exists), the preset with random weights (with a loud
+checkpoint models/mini-metaworld (when it exists), the preset with random weights (with a loud
 warning: the actions are then meaningless).
 """
 import pathlib
@@ -10,7 +10,7 @@ from typing import Any, List, Optional
 
 from deer_ros.ros_io.param_schema import setting
 
-SHIPPED_MODEL = pathlib.Path('models') / 'tiny-metaworld'
+SHIPPED_MODEL = pathlib.Path('models') / 'mini-metaworld'
 RANDOM_WARNING = ('WARNING: no trained checkpoint found ({where}); using the {preset!r} preset '
                   'with RANDOM weights (seed {seed}). Its actions are meaningless: expect 0% '
                   'success. Train one with `deer-ros train` or pass --checkpoint.')
@@ -21,7 +21,7 @@ class ModelSpec:
     """A loadable model: our checkpoint directory (or an official .pth) or random weights."""
 
     checkpoint: str = setting('', 'checkpoint directory (or an official .pth); as a flag, empty: '
-                                  'models/tiny-metaworld if present, else the preset with '
+                                  'models/mini-metaworld if present, else the preset with '
                                   'random weights')
     preset: str = setting('tiny', 'model preset used without a checkpoint')
     seed: int = setting(0, 'weights seed of the preset', min=0, max=2**31 - 1)
