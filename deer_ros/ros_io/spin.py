@@ -3,21 +3,21 @@
 Why not rclpy.spin() with rclpy's signal handler: that handler shuts the context down at once,
 while a callback may still be running; a publish in it then raises "publisher's context is
 invalid" and the node exits 1 (sim_node starting the next episode as SIGINT landed). Here the
-handler only records the signal (node_runtime.SignalFlag), the executor spins on its own thread
-and is stopped and joined first, so no callback runs once the node is destroyed and rclpy shut
-down: the same order as deer_node (node_runtime.run_node).
+handler only records the signal (node_runtime.SignalFlag) and the main thread spins in short
+slices, checking it between callbacks; the node is destroyed and rclpy shut down only after the
+last callback returned. Everything stays on the main thread: sim_node's OpenGL (OSMesa) context
+belongs to the thread that renders, and freeing it from another thread crashed the process.
 """
-import os
 import sys
 from typing import Callable, List, Optional
 
 import rclpy
 from rclpy.exceptions import InvalidParameterValueException
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
-from deer_ros.ros_io.node_runtime import EXIT_STUCK, ExecutorThread, SignalFlag
+from deer_ros.ros_io.node_runtime import SPIN_SLICE_S, SignalFlag
 
 EXIT_BAD_PARAMETERS = 2
 
@@ -41,14 +41,10 @@ def spin_node(factory: Callable[[], Node], args: Optional[List[str]] = None) -> 
                   file=sys.stderr)
             raise SystemExit(EXIT_BAD_PARAMETERS) from None
         executor.add_node(node)
-        spinner = ExecutorThread(executor, name=node.get_name()).start()
-        while not signals.wait(0.1) and spinner.alive:
-            pass
-        if not spinner.stop():   # a callback stuck for 30 s: do not join a thread inside rcl
-            node.get_logger().error(f'executor did not stop within 30 s (exit {EXIT_STUCK})')
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(EXIT_STUCK)
+        while signals.signum is None and executor.context.ok():
+            executor.spin_once(timeout_sec=SPIN_SLICE_S)
+    except ExternalShutdownException:   # rclpy.shutdown() elsewhere: end as after a signal
+        pass
     finally:
         executor.shutdown()
         if node is not None:
