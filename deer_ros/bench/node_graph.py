@@ -118,8 +118,15 @@ def run_graph(loader: Any, images: List[Any], frames: int, warmup: int,
         for i in range(warmup + frames):
             before = len(received)
             msgs = [image_message(img, 1000.0 + 0.1 * i) for img in images]
-            t_send = _send_until_answered(peer_exec, cams, msgs, lambda: len(received) > before,
-                                          timeout_s, f'action for frame {i}')
+            try:
+                t_send = _send_until_answered(peer_exec, cams, msgs,
+                                              lambda: len(received) > before, timeout_s,
+                                              f'action for frame {i}')
+            except TimeoutError as exc:   # say where the frame stopped
+                core = node.core
+                state = core.status(time.monotonic()) if core is not None else None
+                raise TimeoutError(f'{exc}; deer_node: {state}, {len(node.actions)} actions '
+                                   f'published, {len(received)} received') from None
             sent.append(t_send)
             time.sleep(0.005)
     finally:

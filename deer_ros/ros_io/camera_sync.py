@@ -170,9 +170,15 @@ class CameraSync:
         return best
 
     def clear(self) -> None:
-        """Forget queued frames (deactivate); counters are kept."""
+        """Forget queued frames (deactivate, activate); counters and the last taken stamp stay.
+
+        The newest stamps go with their receipt times: keeping one without the other made a
+        frame re-sent with that stamp never fresh again (no frames, forever). The last taken
+        stamp stays, so an observation already acted on is never taken twice.
+        """
         with self._lock:
             self._static.clear()
             self._gripper.clear()
+            self._newest_stamp.clear()
             self._fresh_s.clear()
             self._last_s.clear()

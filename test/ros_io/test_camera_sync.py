@@ -67,3 +67,29 @@ def test_latest_received_is_the_older_camera():
     assert sync.latest_received_s() is None
     sync.add('gripper', frame(1.0, received=9.0))
     assert sync.latest_received_s() == 9.0
+
+
+def test_a_frame_seen_before_clear_is_fresh_again_after_it():
+    """activate() clears the sync; a pair first received before that (the same stamp re-sent, or
+    a camera that had already sent it) must count as fresh afterwards. Before the fix clear()
+    kept the newest stamps but dropped their receipt times, so latest_received_s stayed None and
+    the node idled forever on 'no frames' (bench node: no answer to frame 0 under load)."""
+    sync = CameraSync(use_gripper=True)
+    for cam in ('static', 'gripper'):
+        sync.add(cam, frame(1.0, received=5.0))
+    sync.clear()
+    assert sync.latest_received_s() is None and sync.missing() == ['static', 'gripper']
+    for cam in ('static', 'gripper'):
+        sync.add(cam, frame(1.0, received=6.0))
+    assert sync.latest_received_s() == 6.0 and not sync.missing()
+    obs = sync.take()
+    assert obs is not None and obs.static.stamp_s == 1.0
+
+
+def test_an_observation_taken_before_clear_is_not_taken_again():
+    sync = CameraSync(use_gripper=False)
+    sync.add('static', frame(1.0))
+    assert sync.take() is not None
+    sync.clear()
+    sync.add('static', frame(1.0, received=9.0))    # the same frame again after activate
+    assert sync.take() is None
