@@ -146,6 +146,7 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None,
             # joining it at exit would never return. The hold is out; leave at once.
             node.get_logger().error('executor did not stop within 30 s: exiting without '
                                     f'cleanup (exit {EXIT_STUCK})')
+            node.wait_for_acks()          # still let the hold reach the robot (1 s at most)
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(EXIT_STUCK)
