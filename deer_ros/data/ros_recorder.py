@@ -24,7 +24,8 @@ from std_srvs.srv import Trigger
 from deer_ros.data.episode_buffer import EpisodeBuffer
 from deer_ros.data.recording import write_episode
 from deer_ros.msg import ActionCommand, EpisodeStatus
-from deer_ros.ros_io.action_mapping import command_to_action, scaling_of, scaling_setting
+from deer_ros.ros_io.action_mapping import (command_to_action, scaling_of, scaling_setting,
+                                            unscaling_problems)
 from deer_ros.ros_io.param_schema import param_specs, refuse_problems, setting
 from deer_ros.ros_io.params import declare_specs
 from deer_ros.ros_io.settings import ActionSettings
@@ -59,7 +60,8 @@ class RecorderConfig:
 
     def __post_init__(self) -> None:
         refuse_problems(self, 'ros_recorder',
-                        ['output: must not be empty'] if not self.output.strip() else [])
+                        (['output: must not be empty'] if not self.output.strip() else [])
+                        + unscaling_problems(self))
 
     @property
     def scaling(self) -> ActionSettings:

@@ -57,6 +57,17 @@ def scaling_setting(name: str) -> Any:
                         f"{meta['description']} (as deer_node's action.{name})")
 
 
+def unscaling_problems(config: Any) -> List[str]:
+    """Why a node that divides by the scaling (command_to_action) cannot use config's values.
+
+    deer_node multiplies by the scales, so 0 there means no motion on that axis; a receiver
+    undoing the scaling would divide by zero, so it refuses 0 at start.
+    """
+    return [f'{name}: must be > 0 (commands are divided by it to undo deer_node\'s scaling)'
+            for name in ('translation_scale_m', 'rotation_scale_rad')
+            if not getattr(config, name) > 0.0]
+
+
 def scaling_of(config: Any) -> ActionSettings:
     """The SCALING_FIELDS of a node's config (scaling_setting fields) as deer_node's group."""
     return ActionSettings(**{name: getattr(config, name) for name in SCALING_FIELDS})

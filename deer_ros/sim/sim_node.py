@@ -32,7 +32,8 @@ from std_srvs.srv import Trigger
 
 from deer_ros.model.api import STATE_CONVENTION
 from deer_ros.msg import ActionCommand, EpisodeStatus
-from deer_ros.ros_io.action_mapping import command_to_action, scaling_of, scaling_setting
+from deer_ros.ros_io.action_mapping import (command_to_action, scaling_of, scaling_setting,
+                                            unscaling_problems)
 from deer_ros.ros_io.params import declare_specs
 from deer_ros.ros_io.param_schema import param_specs, refuse_problems, setting
 from deer_ros.ros_io.settings import ActionSettings
@@ -84,7 +85,7 @@ class SimNodeConfig:
         reasons += [f'{name}: must not be empty'
                     for name in ('static_frame_id', 'gripper_frame_id')
                     if not getattr(self, name).strip()]
-        refuse_problems(self, 'sim_node', reasons)
+        refuse_problems(self, 'sim_node', reasons + unscaling_problems(self))
 
     @property
     def scaling(self) -> ActionSettings:

@@ -14,7 +14,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize('bad, name', [
     ({'fps': 0.0}, 'fps'), ({'max_frame_age_s': -0.1}, 'max_frame_age_s'),
     ({'max_frame_age_s': float('nan')}, 'max_frame_age_s'), ({'output': ' '}, 'output'),
-    ({'translation_scale_m': 2.0}, 'translation_scale_m')])
+    ({'translation_scale_m': 2.0}, 'translation_scale_m'),
+    ({'translation_scale_m': 0.0}, 'translation_scale_m: must be > 0'),   # divided by
+    ({'rotation_scale_rad': 0.0}, 'rotation_scale_rad: must be > 0')])
 def test_an_unusable_config_is_refused_at_construction_naming_the_parameter(bad, name):
     with pytest.raises(ValueError, match=name):
         RecorderConfig(**bad)

@@ -15,7 +15,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize('bad, name', [
     ({'episodes_per_task': -1}, 'episodes_per_task'), ({'image_size': 0}, 'image_size'),
     ({'idle_publish_rate_hz': float('nan')}, 'idle_publish_rate_hz'),
-    ({'tasks': ()}, 'tasks'), ({'static_frame_id': ' '}, 'static_frame_id')])
+    ({'tasks': ()}, 'tasks'), ({'static_frame_id': ' '}, 'static_frame_id'),
+    ({'translation_scale_m': 0.0}, 'translation_scale_m: must be > 0'),   # divided by
+    ({'rotation_scale_rad': 0.0}, 'rotation_scale_rad: must be > 0')])
 def test_an_unusable_config_is_refused_at_construction_naming_the_parameter(bad, name):
     with pytest.raises(ValueError, match=name):
         SimNodeConfig(**bad)
