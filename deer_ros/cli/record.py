@@ -10,8 +10,15 @@ and recorded: the expert then corrects its own perturbations, so the data covers
 off the ideal path (useful against compounding errors). Failed episodes are dropped unless
 --keep-failed.
 
+--policy CKPT collects DAgger data instead: the checkpoint drives the arm (full depth, last exit)
+and every frame is labelled with the expert's action at that state, so the data covers the states
+the trained policy reaches and how to recover from them (docs/training.md). --expert-mix B lets
+the expert act on a fraction B of the steps. Every DAgger episode is written, failed or not: its
+labels are the expert's either way.
+
 Example:
   deer-ros record -o data/demos --episodes-per-task 20 --tasks drawer-open-v3 reach-v3
+  deer-ros record -o data/dagger --policy models/mini-metaworld --image-size 64 --seed 100
 """
 import argparse
 import time
@@ -38,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="actions per episode, 0 = the task's limit (default %(default)s)")
     parser.add_argument('--action-noise', type=float, default=0.0, metavar='STD',
                         help='Gaussian noise std on expert xyz, action units (default 0)')
+    parser.add_argument('--policy', default=None, metavar='CKPT',
+                        help='DAgger: this checkpoint acts, the expert labels (default: the '
+                             'expert acts)')
+    parser.add_argument('--expert-mix', type=float, default=0.0, metavar='B',
+                        help='with --policy: fraction of steps the expert takes (default 0)')
+    parser.add_argument('--threads', type=int, default=1, metavar='N',
+                        help='with --policy: torch CPU threads (default %(default)s)')
     parser.add_argument('--keep-failed', action='store_true',
                         help='also write episodes whose task did not succeed')
     parser.add_argument('--append', action='store_true',
@@ -51,13 +65,23 @@ def run(args: argparse.Namespace) -> int:
 
     from deer_ros.data.recording import list_episodes, write_episode
     from deer_ros.sim.metaworld_sim import MetaWorldSim, SimConfig
-    from deer_ros.sim.rollout import ExpertConfig, expert_episode
+    from deer_ros.sim.rollout import ExpertConfig, expert_episode, relabelled_episode
     from deer_ros.sim.tasks import DEFAULT_TASKS, get_task
 
     tasks = [get_task(t).env_name for t in (args.tasks or DEFAULT_TASKS)]
     if list_episodes(args.output) and not args.append:
         print(f'{args.output} already holds episodes; use --append or another --output')
         return 1
+    if args.policy is None and args.expert_mix:
+        print('--expert-mix needs --policy')
+        return 1
+    if not 0.0 <= args.expert_mix <= 1.0:
+        print('--expert-mix must be within [0, 1]')
+        return 1
+    driver = None
+    if args.policy is not None:
+        from deer_ros.training.dagger import CheckpointDriver
+        driver = CheckpointDriver(args.policy, threads=args.threads)
     sim = MetaWorldSim(SimConfig(static_size=args.image_size,
                                  gripper_size=args.gripper_size or args.image_size,
                                  max_steps=args.max_steps))
@@ -68,11 +92,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         for task in tasks:
             for e in range(args.episodes_per_task):
-                episode = expert_episode(sim, task, args.seed + e, expert,
-                                         meta={'episode_in_task': e})
+                meta = {'episode_in_task': e}
+                if driver is None:
+                    episode = expert_episode(sim, task, args.seed + e, expert, meta=meta)
+                else:
+                    meta['policy'] = args.policy
+                    episode = relabelled_episode(sim, task, args.seed + e, driver,
+                                                 args.expert_mix, meta=meta)
                 steps += len(episode)
                 summary[task][0] += episode.success
-                if episode.success or args.keep_failed:
+                if episode.success or args.keep_failed or driver is not None:
                     write_episode(args.output, episode, fps=1.0 / sim.control_dt_s,
                                   source='deer-ros record')
                     summary[task][1] += 1

@@ -1,11 +1,14 @@
-"""Scripted-expert demonstrations: run an expert in MetaWorldSim and return an Episode."""
+"""Demonstrations in MetaWorldSim, each returned as an Episode.
+
+Scripted-expert episodes, and DAgger episodes (a trained policy acts, the expert labels).
+"""
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from deer_ros.data.recording import Episode
-from deer_ros.sim.metaworld_sim import MetaWorldSim
+from deer_ros.sim.metaworld_sim import MetaWorldSim, Observation
 
 
 @dataclass(frozen=True)
@@ -50,4 +53,43 @@ def expert_episode(sim: MetaWorldSim, task: str, seed: int,
     return Episode(instruction=sim.spec.instruction, task=sim.spec.env_name,
                    static=np.stack(statics), gripper=np.stack(grippers),
                    actions=np.stack(actions).astype(np.float32), success=sim.success, meta=info,
+                   state=np.stack(states))
+
+
+Driver = Callable[[Observation], np.ndarray]   # observation -> 7-D action (model convention)
+
+
+def relabelled_episode(sim: MetaWorldSim, task: str, seed: int, driver: Driver,
+                       expert_mix: float = 0.0, meta: Optional[dict] = None) -> Episode:
+    """One DAgger episode: `driver` (a trained policy) acts, the scripted expert labels.
+
+    Frame t is the observation, action t the expert's clean action *at that state*, whoever
+    acted: the data then covers the states the policy itself reaches, off the expert's path,
+    with the correction the expert would make there (Ross et al., DAgger). With probability
+    expert_mix a step is taken by the expert instead (DAgger's beta), so later phases of a task
+    are still reached when the policy stalls. Failed episodes are as useful as successful ones.
+    """
+    if not 0.0 <= expert_mix <= 1.0:
+        raise ValueError('expert_mix must be within [0, 1]')
+    rng = np.random.default_rng(seed + ExpertConfig().noise_seed_offset)
+    obs = sim.reset(task, seed)
+    statics, grippers, labels, states = [], [], [], []
+    expert_steps = 0
+    while not sim.done:
+        label = sim.expert_action()
+        policy_action = driver(obs)       # always called: a recurrent driver sees every frame
+        use_expert = rng.random() < expert_mix
+        expert_steps += int(use_expert)
+        statics.append(obs.static)
+        grippers.append(obs.gripper)
+        states.append(obs.state)
+        labels.append(label)
+        obs = sim.step(label if use_expert else policy_action).observation
+    info = {'seed': int(seed), 'steps': sim.steps, 'max_steps': sim.max_steps,
+            'control_dt_s': sim.control_dt_s, 'source': 'dagger',
+            'expert_mix': float(expert_mix), 'expert_steps': expert_steps}
+    info.update(meta or {})
+    return Episode(instruction=sim.spec.instruction, task=sim.spec.env_name,
+                   static=np.stack(statics), gripper=np.stack(grippers),
+                   actions=np.stack(labels).astype(np.float32), success=sim.success, meta=info,
                    state=np.stack(states))
