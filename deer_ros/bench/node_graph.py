@@ -77,7 +77,7 @@ def run_graph(loader: Any, images: List[Any], frames: int, warmup: int,
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     import rclpy
     from rclpy.context import Context
-    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
@@ -85,6 +85,8 @@ def run_graph(loader: Any, images: List[Any], frames: int, warmup: int,
 
     from deer_ros.msg import ActionCommand
     from deer_ros.ros_io.deer_node import COMMAND_QOS, INSTRUCTION_QOS
+    from deer_ros.ros_io.executor import JoiningExecutor
+    from deer_ros.ros_io.node_runtime import ExecutorThread
     context = Context()
     domain = int(os.environ.get('ROS_DOMAIN_ID', 150 + os.getpid() % 80))
     rclpy.init(context=context, domain_id=domain)
@@ -93,10 +95,9 @@ def run_graph(loader: Any, images: List[Any], frames: int, warmup: int,
     node = _bench_node_class()(context=context, namespace=NAMESPACE, loader=loader,
                                parameter_overrides=[Parameter(k, value=v)
                                                     for k, v in params.items()])
-    node_exec = MultiThreadedExecutor(num_threads=4, context=context)
+    node_exec = JoiningExecutor(num_threads=4, context=context)   # deer_node's own executor
     node_exec.add_node(node)
-    spinner = threading.Thread(target=node_exec.spin, daemon=True)
-    spinner.start()
+    spinner = ExecutorThread(node_exec).start()
     from rclpy.node import Node
     peer = Node('deer_bench_camera', namespace=NAMESPACE, context=context)
     peer_exec = SingleThreadedExecutor(context=context)
@@ -130,8 +131,7 @@ def run_graph(loader: Any, images: List[Any], frames: int, warmup: int,
             sent.append(t_send)
             time.sleep(0.005)
     finally:
-        node_exec.shutdown(timeout_sec=5.0)
-        spinner.join(timeout=5.0)
+        spinner.stop(timeout_s=5.0)
         peer_exec.shutdown()
         peer.destroy_node()
         node.destroy_node()

@@ -8,10 +8,8 @@ is told to stop and joined first; then the executor's worker threads are joined 
 inference finishes); only then is the node shut down and destroyed and rclpy shut down. No
 callback can run after destroy, and no thread is left inside rcl at exit.
 
-rclpy's MultiThreadedExecutor.shutdown() (Kilted) destroys its guard condition *before* joining
-its worker threads; a callback finishing meanwhile triggers the destroyed guard and its task
-dies with "cannot use Destroyable because destruction was requested" (printed later as "exception
-was never retrieved"). JoiningExecutor joins the workers first.
+The executor is executor.JoiningExecutor (rclpy's MultiThreadedExecutor with two Kilted defects
+fixed: it joins its workers before destroying, and submits each callback once).
 
 The signal handler only sets an attribute (SignalFlag): a Python handler runs in the main thread
 between two bytecodes, possibly while that thread holds a threading lock, and anything that
@@ -26,9 +24,10 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, \
-    ShutdownException
+from rclpy.executors import ExternalShutdownException, ShutdownException
 from rclpy.signals import SignalHandlerOptions
+
+from deer_ros.ros_io.executor import JoiningExecutor
 
 SPIN_SLICE_S = 0.05
 EXIT_STUCK = 3            # the executor did not stop: exit without joining a thread inside rcl
@@ -67,18 +66,6 @@ class SignalFlag:
         if self.signum is None:
             time.sleep(timeout_s)
         return self.signum is not None
-
-
-class JoiningExecutor(MultiThreadedExecutor):
-    """MultiThreadedExecutor whose shutdown joins the worker threads before destroying."""
-
-    def shutdown(self, timeout_sec: Optional[float] = None, *,
-                 wait_for_threads: bool = True) -> bool:
-        """Join the workers (running callbacks finish), then shut down as rclpy does."""
-        pool = getattr(self, '_executor', None)   # rclpy's ThreadPoolExecutor (private)
-        if pool is not None and wait_for_threads:
-            pool.shutdown(wait=True)
-        return super().shutdown(timeout_sec, wait_for_threads=wait_for_threads)
 
 
 class ExecutorThread:

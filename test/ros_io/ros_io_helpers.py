@@ -16,7 +16,8 @@ from deer_ros.msg import ActionCommand, InferenceTelemetry
 from deer_ros.policies.example import ExampleModel
 from deer_ros.ros_io.deer_node import COMMAND_QOS
 from deer_ros.ros_io.model_loader import engine_for
-from deer_ros.ros_io.node_runtime import ExecutorThread, JoiningExecutor
+from deer_ros.ros_io.executor import JoiningExecutor
+from deer_ros.ros_io.node_runtime import ExecutorThread
 
 
 class BoundedExampleModel(ExampleModel):

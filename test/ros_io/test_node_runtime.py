@@ -13,7 +13,8 @@ import pytest
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
-from deer_ros.ros_io.node_runtime import ExecutorThread, JoiningExecutor
+from deer_ros.ros_io.executor import JoiningExecutor
+from deer_ros.ros_io.node_runtime import ExecutorThread
 
 pytestmark = pytest.mark.ros
 
