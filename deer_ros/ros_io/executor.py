@@ -21,6 +21,7 @@ from rclpy.executors import ConditionReachedException, ExternalShutdownException
     MultiThreadedExecutor, ShutdownException, TimeoutException, TimeoutObject
 
 START_POLL_S = 0.001   # picked up but not yet marked executing: a window of microseconds
+MAX_WAIT_S = 0.1       # a queued task's wait, also under spin() (no timeout): stop stays prompt
 
 
 class JoiningExecutor(MultiThreadedExecutor):
@@ -42,10 +43,10 @@ class JoiningExecutor(MultiThreadedExecutor):
                 ConditionReachedException):
             return
         wait_s = timeout_sec.timeout if isinstance(timeout_sec, TimeoutObject) else timeout_sec
+        wait_s = MAX_WAIT_S if wait_s is None or wait_s < 0 else min(wait_s, MAX_WAIT_S)
         with self._submitted_lock:
             if task in self._queued:        # yielded again before a worker took it
-                self._submitted_lock.wait_for(lambda: task not in self._queued,
-                                              timeout=wait_s if wait_s and wait_s > 0 else None)
+                self._submitted_lock.wait_for(lambda: task not in self._queued, timeout=wait_s)
                 return
             if task in self._submitted:     # taken, about to run: never a second copy
                 self._submitted_lock.wait(START_POLL_S)
