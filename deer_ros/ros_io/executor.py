@@ -9,12 +9,19 @@ submissions in one demo episode were copies), while any load on the other core h
 (rclpy issue 1452, fixed upstream in rclpy 10.0.4). Here a task that is queued is not submitted
 again: the spin thread waits, one slice at most, for a worker to pick it up.
 
-**Shutdown joins the workers first.** MultiThreadedExecutor.shutdown() destroys its guard
-condition *before* joining its worker threads; a callback finishing meanwhile triggers the
-destroyed guard and its task dies with "cannot use Destroyable because destruction was
-requested" (printed later as "exception was never retrieved").
+A coroutine task that awaits a future is resumed by being yielded again; if that happens in the
+moment between its step returning and its worker letting go of it, the spin thread skips it, so
+the worker wakes the executor afterwards (without that, spin() could leave it waiting forever).
+
+**Shutdown joins the workers first, within the timeout.** MultiThreadedExecutor.shutdown()
+destroys its guard condition *before* joining its worker threads; a callback finishing meanwhile
+triggers the destroyed guard and its task dies with "cannot use Destroyable because destruction
+was requested" (printed later as "exception was never retrieved"). A worker still running at the
+timeout makes shutdown() return False without destroying anything, so the caller can leave
+(deer_node exits 3 after its hold) instead of waiting on a hung callback forever.
 """
 import threading
+import time
 from typing import Any, Callable, Optional, Set, Union
 
 from rclpy.executors import ConditionReachedException, ExternalShutdownException, \
@@ -32,6 +39,7 @@ class JoiningExecutor(MultiThreadedExecutor):
         self._submitted_lock = threading.Condition()
         self._queued: Set[Any] = set()      # submitted, no worker has picked them up yet
         self._submitted: Set[Any] = set()   # submitted and not finished
+        self._missed: Set[Any] = set()      # yielded while still held by its worker
         self.submissions = 0                # tasks handed to the worker pool (tests, benches)
 
     def _spin_once_impl(self, timeout_sec: Optional[Union[float, TimeoutObject]] = None,
@@ -48,13 +56,20 @@ class JoiningExecutor(MultiThreadedExecutor):
             if task in self._queued:        # yielded again before a worker took it
                 self._submitted_lock.wait_for(lambda: task not in self._queued, timeout=wait_s)
                 return
-            if task in self._submitted:     # taken, about to run: never a second copy
+            if task in self._submitted:     # held by its worker: never a second copy
+                self._missed.add(task)          # ... but its worker wakes us when done
                 self._submitted_lock.wait(START_POLL_S)
                 return
             self._queued.add(task)
             self._submitted.add(task)
             self.submissions += 1
-        self._executor.submit(self._run, task)
+        try:
+            self._executor.submit(self._run, task)
+        except BaseException:               # pool already shut down: forget the task
+            with self._submitted_lock:
+                self._queued.discard(task)
+                self._submitted.discard(task)
+            raise
         self._futures.append(task)
         for future in self._futures[:]:
             if future.done():
@@ -70,11 +85,25 @@ class JoiningExecutor(MultiThreadedExecutor):
         finally:
             with self._submitted_lock:
                 self._submitted.discard(task)
+                missed = task in self._missed
+                self._missed.discard(task)
+            if missed and not task.done():  # a resume was yielded meanwhile: yield it again
+                self.wake()
 
     def shutdown(self, timeout_sec: Optional[float] = None, *,
                  wait_for_threads: bool = True) -> bool:
-        """Join the workers (running callbacks finish), then shut down as rclpy does."""
+        """Join the workers (queued callbacks run), then shut down as rclpy does.
+
+        False, with nothing destroyed, when a worker is still running after timeout_sec.
+        """
         pool = getattr(self, '_executor', None)   # rclpy's ThreadPoolExecutor (private)
         if pool is not None and wait_for_threads:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=False)
+            deadline = (None if timeout_sec is None or timeout_sec < 0
+                        else time.monotonic() + timeout_sec)
+            threads = list(getattr(pool, '_threads', ()))
+            for thread in threads:
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if any(thread.is_alive() for thread in threads):
+                return False
         return super().shutdown(timeout_sec, wait_for_threads=wait_for_threads)

@@ -103,8 +103,8 @@ class ExecutorThread:
         if self._thread is not threading.current_thread() and self._thread.ident is not None:
             self._thread.join(timeout_s)
         joined = not self._thread.is_alive()
-        self.executor.shutdown(timeout_sec=timeout_s)   # joins the worker threads
-        return joined
+        workers_joined = self.executor.shutdown(timeout_sec=timeout_s)   # joins the workers
+        return joined and workers_joined is not False
 
 
 def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None,

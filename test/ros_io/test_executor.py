@@ -11,12 +11,14 @@ import threading
 import time
 
 import pytest
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
+from std_srvs.srv import Trigger
 
 from deer_ros.ros_io.executor import JoiningExecutor
+from deer_ros.ros_io import node_runtime
 from deer_ros.ros_io.node_runtime import ExecutorThread
 
 pytestmark = pytest.mark.ros
@@ -71,3 +73,88 @@ def test_each_callback_reaches_the_worker_pool_once(ros_graph):
     timer_ticks = 5.0 / 0.03          # upper bound over the stream and the waits around it
     assert calls == executor.submissions
     assert calls <= received + timer_ticks, f'{calls} submissions for {received} images'
+
+
+class SlowWorkerLock(threading.Condition):
+    """The executor's lock, taken 50 ms late by a worker after a task's step: widens the moment
+    between the step returning and the worker letting go (a worker losing the CPU there).
+
+    A worker takes it twice per task, before the step and after it; only the second waits.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._entries = threading.local()
+
+    def __enter__(self):
+        if threading.current_thread().name.startswith('ThreadPoolExecutor'):
+            count = getattr(self._entries, 'n', 0) + 1
+            self._entries.n = count
+            if count % 2 == 0:
+                time.sleep(0.05)
+        return super().__enter__()
+
+
+def test_a_coroutine_resumed_while_its_worker_lets_go_is_not_left_waiting(ros_graph,
+                                                                          monkeypatch):
+    """A resume yielded in that moment is skipped; the worker must wake the executor after."""
+    monkeypatch.setattr(node_runtime, 'SPIN_SLICE_S', 5.0)   # only a wake-up ends a wait
+    node = Node('coroutine_caller', context=ros_graph.context)
+    group = ReentrantCallbackGroup()
+
+    def serve(request, response):
+        response.success = True
+        return response
+
+    node.create_service(Trigger, 'svc', serve, callback_group=group)
+    client = node.create_client(Trigger, 'svc', callback_group=group)
+    durations = []
+
+    async def call_service():
+        if len(durations) >= 3 or not client.service_is_ready():
+            return
+        start = time.monotonic()
+        await client.call_async(Trigger.Request())
+        durations.append(time.monotonic() - start)
+
+    node.create_timer(1.5, call_service, callback_group=group)   # the only other wake-up
+    executor = JoiningExecutor(num_threads=4, context=ros_graph.context)
+    executor._submitted_lock = SlowWorkerLock()
+    executor.add_node(node)
+    spinner = ExecutorThread(executor).start()
+    try:
+        deadline = time.monotonic() + 20.0
+        while len(durations) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        executor.wake()
+        spinner.stop(timeout_s=10.0)
+        node.destroy_node()
+    assert len(durations) == 3, f'only {len(durations)} service calls completed in 20 s'
+    assert max(durations) < 1.0, f'a resumed coroutine waited {max(durations):.2f} s'
+
+
+def test_stop_gives_up_on_a_hung_callback_instead_of_waiting_forever(ros_graph):
+    node = Node('hung', context=ros_graph.context)
+    release, entered = threading.Event(), threading.Event()
+
+    def hang():
+        entered.set()
+        release.wait()
+
+    node.create_timer(0.01, hang, callback_group=MutuallyExclusiveCallbackGroup())
+    executor = JoiningExecutor(num_threads=2, context=ros_graph.context)
+    executor.add_node(node)
+    spinner = ExecutorThread(executor).start()
+    assert entered.wait(5.0)
+    result = []
+    stopper = threading.Thread(target=lambda: result.append(spinner.stop(timeout_s=0.5)))
+    stopper.start()
+    stopper.join(10.0)
+    hung = stopper.is_alive()
+    release.set()                                   # let the callback and the stop finish
+    stopper.join(10.0)
+    executor.shutdown(timeout_sec=5.0)
+    node.destroy_node()
+    assert not hung, 'stop() waited on the hung callback past its timeout'
+    assert result == [False]
