@@ -4,7 +4,7 @@
 wait_for_ready_callbacks, without waiting, until a worker thread has *started* it. The spin
 thread then re-submits the same task in a tight loop that holds the GIL; the worker pool's queue
 fills with no-op copies and every later callback queues behind them. On an idle 2-core machine
-this delayed deer_node's image callbacks by up to 0.8 s (p90 200-500 ms; 74 003 of 74 971
+this delayed deer_node's image callbacks by up to 1.2 s (p90 200-500 ms; 74 003 of 74 971
 submissions in one demo episode were copies), while any load on the other core hid it
 (rclpy issue 1452, fixed upstream in rclpy 10.0.4). Here a task that is queued is not submitted
 again: the spin thread waits, one slice at most, for a worker to pick it up.

@@ -2,7 +2,7 @@
 
 rclpy 9's MultiThreadedExecutor re-submits a task until a worker has started it, in a loop that
 holds the GIL; the pool's queue fills with no-op copies and later callbacks wait behind them
-(deer_node's images arrived up to 0.8 s late on an idle machine). The subscriber here runs the
+(deer_node's images arrived up to 1.2 s late on an idle machine). The subscriber here runs the
 camera-like pattern: 64x64 rgb8 images at 100 Hz into a node whose own timer keeps a worker busy.
 With rclpy's own MultiThreadedExecutor in its place the pool received 2700 submissions for 150
 images on an idle machine and 897 with one core busy; JoiningExecutor 212 in both.
