@@ -95,6 +95,8 @@ class ExitHead(nn.Module):
     def __init__(self, cfg: HeadConfig, in_features: int):
         super().__init__()
         self.cfg = cfg
+        if cfg.feature_norm == 'batch':   # absent otherwise: earlier layouts are unchanged
+            self.feature_norm = nn.BatchNorm1d(in_features)
         if cfg.state_dim:            # absent otherwise: DeeR's key layout is unchanged
             self.state_encoder = nn.Sequential(nn.Linear(cfg.state_dim, cfg.state_features),
                                                nn.ReLU())
@@ -120,17 +122,26 @@ class ExitHead(nn.Module):
         refuses to run blind (a zero state would silently mean a robot at the origin). With a
         state, the pooled feature is layer-normalised (no parameters): raw max-pooled hidden
         states are large enough (|x| ~ 5-30) to saturate the LSTM gates, which then cannot
-        feel the state at all (measured: the action did not move with it).
+        feel the state at all (measured: the action did not move with it). With feature_norm
+        'batch' (any head) each channel is standardised instead: a layer norm lets a few huge
+        channels squash the image-dependent ones.
         """
+        if self.cfg.feature_norm == 'batch':
+            shape = pooled.shape
+            feature = self.feature_norm(pooled.reshape(-1, shape[-1])).reshape(shape)
+        elif self.cfg.state_dim:
+            feature = F.layer_norm(pooled, pooled.shape[-1:])
+        else:
+            feature = pooled
         if not self.cfg.state_dim:
-            return pooled
+            return feature
         if robot_state is None:
             raise ValueError(f'this model needs the robot state ({self.cfg.state_dim} values)')
         s = robot_state.to(pooled.dtype)
         if self.cfg.state_mean:
             s = (s - s.new_tensor(self.cfg.state_mean)) / s.new_tensor(self.cfg.state_std)
         s = self.state_encoder(s).expand(*pooled.shape[:-1], -1)
-        return torch.cat([F.layer_norm(pooled, pooled.shape[-1:]), s], dim=-1)
+        return torch.cat([feature, s], dim=-1)
 
     def forward(self, pooled: torch.Tensor, state: Optional[LSTMState] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor, LSTMState]:
