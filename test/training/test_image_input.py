@@ -73,8 +73,7 @@ def test_training_learns_the_action_from_the_image(tmp_path):
                          tokenizer, cfg.vision, window=4)
     train = TrainConfig(window=4, batch_size=8, joint_steps=STEPS, lr=1e-3, warmup_steps=10,
                         log_every=1, seed=3, use_state=True, shift_pad=0)
-    trainer = MultiExitTrainer(model, tokenizer, data, train)
-    torch.set_num_threads(1)
+    trainer = MultiExitTrainer(model, tokenizer, data, train)   # 1 thread: conftest.py
     for _ in range(STEPS):
         trainer.train_step()
     left = [first_x(model, tokenizer, i) for i in (0, 2)]
@@ -82,7 +81,7 @@ def test_training_learns_the_action_from_the_image(tmp_path):
     assert max(left) < -0.3 and min(right) > 0.3, (left, right)
 
 
-def test_feature_norm_is_validated_and_absent_by_default(tmp_path):
+def test_feature_norm_is_validated_and_absent_by_default():
     with pytest.raises(ValueError, match='feature_norm'):
         HeadConfig(feature_norm='layer')
     tiny = preset_config('tiny')
