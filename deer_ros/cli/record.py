@@ -7,8 +7,11 @@ success flag are stored; see docs/simulation.md for the format.
 
 --action-noise adds Gaussian noise (std in action units) to the expert's xyz before it is applied
 and recorded: the expert then corrects its own perturbations, so the data covers states slightly
-off the ideal path (useful against compounding errors). Failed episodes are dropped unless
---keep-failed.
+off the ideal path (useful against compounding errors). --label expert records the expert's clean
+action at each of those states instead of the applied one (DART): the motion so far then no longer
+tells the label, so a cloned policy has to look at the scene. --start-jitter X Y Z starts the
+hand up to that far (m) from the task's own start, uniformly and reproducibly per episode, so the
+fixed start stops giving the goal away. Failed episodes are dropped unless --keep-failed.
 
 --policy CKPT collects DAgger data instead: the checkpoint drives the arm (full depth, last exit)
 and every frame is labelled with the expert's action at that state, so the data covers the states
@@ -19,9 +22,13 @@ labels are the expert's either way.
 Example:
   deer-ros record -o data/demos --episodes-per-task 20 --tasks drawer-open-v3 reach-v3
   deer-ros record -o data/dagger --policy models/mini-metaworld --image-size 64 --seed 100
+  deer-ros record -o data/dart --action-noise 0.3 --label expert --start-jitter 0.1 0.08 0.06
 """
 import argparse
 import time
+
+from deer_ros.sim.metaworld_sim import MAX_HAND_OFFSET_M
+from deer_ros.sim.rollout import LABELS, ExpertConfig, expert_episode, relabelled_episode
 
 COMMAND = 'record'
 HELP = 'run MetaWorld scripted experts and write demonstration episodes'
@@ -45,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="actions per episode, 0 = the task's limit (default %(default)s)")
     parser.add_argument('--action-noise', type=float, default=0.0, metavar='STD',
                         help='Gaussian noise std on expert xyz, action units (default 0)')
+    parser.add_argument('--label', choices=LABELS, default='applied',
+                        help='with --action-noise: record the applied (noisy) action or the '
+                             "expert's clean one (DART) (default %(default)s)")
+    parser.add_argument('--start-jitter', type=float, nargs=3, default=(0.0, 0.0, 0.0),
+                        metavar=('X', 'Y', 'Z'),
+                        help='expert episodes: hand start varies uniformly within +- these '
+                             f'metres (each <= {MAX_HAND_OFFSET_M}; default 0 0 0)')
     parser.add_argument('--policy', default=None, metavar='CKPT',
                         help='DAgger: this checkpoint acts, the expert labels (default: the '
                              'expert acts)')
@@ -65,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
 
     from deer_ros.data.recording import list_episodes, write_episode
     from deer_ros.sim.metaworld_sim import MetaWorldSim, SimConfig
-    from deer_ros.sim.rollout import ExpertConfig, expert_episode, relabelled_episode
     from deer_ros.sim.tasks import DEFAULT_TASKS, get_task
 
     tasks = [get_task(t).env_name for t in (args.tasks or DEFAULT_TASKS)]
@@ -78,6 +91,15 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.expert_mix <= 1.0:
         print('--expert-mix must be within [0, 1]')
         return 1
+    if args.policy is not None and (args.label != 'applied' or any(args.start_jitter)):
+        print('--label and --start-jitter apply to expert episodes, not to --policy (DAgger)')
+        return 1
+    try:
+        expert = ExpertConfig(action_noise=args.action_noise, label=args.label,
+                              start_jitter_m=tuple(args.start_jitter))
+    except ValueError as error:
+        print(f'invalid option: {error}')
+        return 1
     driver = None
     if args.policy is not None:
         from deer_ros.training.dagger import CheckpointDriver
@@ -85,7 +107,6 @@ def run(args: argparse.Namespace) -> int:
     sim = MetaWorldSim(SimConfig(static_size=args.image_size,
                                  gripper_size=args.gripper_size or args.image_size,
                                  max_steps=args.max_steps))
-    expert = ExpertConfig(action_noise=args.action_noise)
     summary = {t: [0, 0] for t in tasks}       # task -> [successes, written]
     steps, start = 0, time.perf_counter()
     bar = tqdm(total=len(tasks) * args.episodes_per_task, unit='ep', disable=args.quiet)

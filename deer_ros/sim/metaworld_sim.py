@@ -90,12 +90,23 @@ class MetaWorldSim:
         """Simulated seconds per step (MetaWorld: 5 substeps x 2.5 ms = 12.5 ms)."""
         return float(self._envs[self.spec.env_name].dt)
 
-    def reset(self, task: str, seed: int) -> Observation:
-        """Start an episode of task; object and goal positions follow from seed."""
+    def reset(self, task: str, seed: int,
+              hand_offset: Optional[np.ndarray] = None) -> Observation:
+        """Start an episode of task; object and goal positions follow from seed.
+
+        hand_offset (m, world x y z, each within +-MAX_HAND_OFFSET_M) moves the hand's start
+        away from the task's own start for this episode only; demonstrations from varied
+        starts keep a policy from reading the goal off the fixed start plus its own motion.
+        """
         spec = get_task(task)
         env = self._env(spec)
+        home = np.asarray(env.init_config['hand_init_pos'], dtype=np.float64)
+        env.hand_init_pos = home + _checked_hand_offset(hand_offset)
         env.seed(int(seed))
-        self._obs_vec, _ = env.reset()
+        try:
+            self._obs_vec, _ = env.reset()
+        finally:
+            env.hand_init_pos = home
         self._spec, self.steps, self.success, self.done = spec, 0, False, False
         self._expert = None
         return self.observe()
@@ -164,6 +175,21 @@ class MetaWorldSim:
             self._rig = CameraRig(env.model, self.config.static_size, self.config.gripper_size)
             self._rig_task = self.spec.env_name
         return self._rig
+
+
+MAX_HAND_OFFSET_M = 0.15   # beyond this the hand can start inside a task's objects
+
+
+def _checked_hand_offset(offset: Optional[np.ndarray]) -> np.ndarray:
+    """The offset as a (3,) float64 array, zeros for None; ValueError when out of range."""
+    if offset is None:
+        return np.zeros(3)
+    value = np.asarray(offset, dtype=np.float64)
+    if value.shape != (3,) or not np.all(np.isfinite(value)):
+        raise ValueError(f'hand_offset must be 3 finite numbers (m), got {offset!r}')
+    if np.any(np.abs(value) > MAX_HAND_OFFSET_M):
+        raise ValueError(f'hand_offset {value.tolist()} exceeds +-{MAX_HAND_OFFSET_M} m')
+    return value
 
 
 def make_env(env_name: str, max_steps: int) -> Any:
