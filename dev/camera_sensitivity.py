@@ -15,16 +15,23 @@ deployed path (ModelRollout, fresh history):
   corr        correlation of the model's first x command with the demonstrations' across scenes
               (does it move the right way, not only move)
 
+--stages also prints, per task, where along the model the scene differences fade: the
+across-scene std of each stage's first-frame output relative to its mean magnitude (pixels, ViT
+tokens, perceiver latents, last exit's pooled hidden state, the head's input). A ratio that
+collapses between two stages names the stage that discards the scene.
+
   PYTHONPATH=. .venv/bin/python dev/camera_sensitivity.py models/mini-metaworld \
-      runs/calib-s64 --episodes 20
+      runs/calib-s64 --episodes 20 [--stages]
 """
 import argparse
 from typing import Dict, List
 
 import numpy as np
+import torch
 
 from deer_ros.data.recording import Episode, list_episodes, read_episode
 from deer_ros.model.build import rollout_from_checkpoint
+from deer_ros.model.vision import preprocess_batch
 
 
 def first_command(model, ep: Episode, static: np.ndarray,   # noqa: ANN001 - ModelRollout
@@ -37,6 +44,16 @@ def first_command(model, ep: Episode, static: np.ndarray,   # noqa: ANN001 - Mod
     return np.asarray(model.candidate(frame, model.num_layers - 1).action)[:3]
 
 
+def episodes_by_task(data: str, episodes: int) -> Dict[str, List[Episode]]:
+    """The first `episodes` episodes of each task in the recording."""
+    by_task: Dict[str, List[Episode]] = {}
+    for path in list_episodes(data):
+        ep = read_episode(path)
+        if len(by_task.setdefault(ep.task, [])) < episodes:
+            by_task[ep.task].append(ep)
+    return by_task
+
+
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation; NaN when either side does not vary."""
     if a.std() < 1e-9 or b.std() < 1e-9:
@@ -47,11 +64,7 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 def sensitivity(checkpoint: str, data: str, episodes: int) -> Dict[str, Dict[str, float]]:
     """Task -> the four measures of the module docstring (means over x, y, z)."""
     model = rollout_from_checkpoint(checkpoint, device='cpu')
-    by_task: Dict[str, List[Episode]] = {}
-    for path in list_episodes(data):
-        ep = read_episode(path)
-        if len(by_task.setdefault(ep.task, [])) < episodes:
-            by_task[ep.task].append(ep)
+    by_task = episodes_by_task(data, episodes)
     out = {}
     for task, eps in sorted(by_task.items()):
         if len(eps) < 2:
@@ -73,6 +86,40 @@ def sensitivity(checkpoint: str, data: str, episodes: int) -> Dict[str, Dict[str
     return out
 
 
+def relative_spread(rows: List[torch.Tensor]) -> float:
+    """Across-scene std of one stage's outputs / their mean magnitude (0: scene-blind)."""
+    values = torch.stack([r.detach().float().reshape(-1) for r in rows]).numpy()
+    return float(values.std(0).mean() / max(np.abs(values).mean(), 1e-12))
+
+
+@torch.no_grad()
+def stage_spreads(checkpoint: str, data: str, episodes: int) -> Dict[str, Dict[str, float]]:
+    """Task -> stage -> relative spread across scenes (static camera for pixels..latents)."""
+    model = rollout_from_checkpoint(checkpoint, device='cpu')
+    net, head, last = model.model, model.model.extra_exit, model.num_layers - 1
+    by_task = episodes_by_task(data, episodes)
+    out = {}
+    for task, eps in sorted(by_task.items()):
+        if len(eps) < 2:
+            continue
+        stages: Dict[str, List[torch.Tensor]] = {}
+        pixels = preprocess_batch([e.static[0] for e in eps], model.config.vision, model.device,
+                                  transform=model.transform)
+        tokens = net.vision_encoder(pixels)
+        stages['pixels'], stages['vit tokens'] = list(pixels), list(tokens)
+        stages['latents'] = list(net.perceiver(tokens[:, None, None]))
+        for e in eps:
+            model.reset(e.instruction)
+            frame = model.encode(e.static[0], None if e.gripper is None else e.gripper[0],
+                                 state=None if e.state is None else e.state[0])
+            model.run_layers(frame, 0, model.num_layers)
+            pooled = head.pool(frame.outputs[last])
+            stages.setdefault('pooled', []).append(pooled)
+            stages.setdefault('head input', []).append(head.fuse(pooled, frame.robot_state))
+        out[task] = {name: relative_spread(rows) for name, rows in stages.items()}
+    return out
+
+
 def main() -> None:
     """Print the table; say plainly when the commands do not depend on the scene."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -80,7 +127,15 @@ def main() -> None:
     parser.add_argument('checkpoint')
     parser.add_argument('data', help='a recording (deer-ros record), ideally held-out scenes')
     parser.add_argument('--episodes', type=int, default=20, help='episodes per task')
+    parser.add_argument('--stages', action='store_true',
+                        help='also print the relative across-scene spread at each stage')
     args = parser.parse_args()
+    if args.stages:
+        spreads = stage_spreads(args.checkpoint, args.data, args.episodes)
+        names = list(next(iter(spreads.values())))
+        print(f'{"task":26s} ' + ' '.join(f'{n:>10s}' for n in names))
+        for task, row in spreads.items():
+            print(f'{task:26s} ' + ' '.join(f'{row[n]:10.5f}' for n in names))
     rows = sensitivity(args.checkpoint, args.data, args.episodes)
     print(f'{"task":26s} {"n":>3s} {"label std":>9s} {"model std":>9s} {"vs black":>9s} '
           f'{"vs other":>9s} {"corr x":>7s}')
