@@ -18,10 +18,13 @@ deployed path (ModelRollout, fresh history):
 --stages also prints, per task, where along the model the scene differences fade: the
 across-scene std of each stage's first-frame output relative to its mean magnitude (pixels, ViT
 tokens, perceiver latents, last exit's pooled hidden state, the head's input). A ratio that
-collapses between two stages names the stage that discards the scene.
+collapses between two stages names the stage that discards the scene. --probe fits a ridge
+regression (5-fold cross-validated R^2) from the head's first-frame input to the
+demonstrations' first x command: high R^2 with a blind command means the head has the scene
+and ignores it.
 
   PYTHONPATH=. .venv/bin/python dev/camera_sensitivity.py models/mini-metaworld \
-      runs/calib-s64 --episodes 20 [--stages]
+      runs/calib-s64 --episodes 20 [--stages] [--probe]
 """
 import argparse
 from typing import Dict, List
@@ -120,6 +123,38 @@ def stage_spreads(checkpoint: str, data: str, episodes: int) -> Dict[str, Dict[s
     return out
 
 
+@torch.no_grad()
+def head_input_probe(checkpoint: str, data: str, episodes: int) -> Dict[str, float]:
+    """Task -> cross-validated R^2 of a ridge fit from the first-frame head input to label x."""
+    model = rollout_from_checkpoint(checkpoint, device='cpu')
+    head = model.model.extra_exit
+    out = {}
+    for task, eps in sorted(episodes_by_task(data, episodes).items()):
+        labels = np.array([e.actions[0, 0] for e in eps])
+        if len(eps) < 10 or labels.std() < 1e-6:
+            continue
+        inputs = []
+        for e in eps:
+            model.reset(e.instruction)
+            frame = model.encode(e.static[0], None if e.gripper is None else e.gripper[0],
+                                 state=None if e.state is None else e.state[0])
+            model.run_layers(frame, 0, model.num_layers)
+            pooled = head.pool(frame.outputs[model.num_layers - 1])
+            inputs.append(head.fuse(pooled, frame.robot_state).reshape(-1).numpy())
+        x = np.array(inputs)
+        pred = np.zeros_like(labels)
+        folds = np.arange(len(labels)) % 5
+        for k in range(5):
+            fit, held = folds != k, folds == k
+            mean = x[fit].mean(0)
+            centred = x[fit] - mean
+            weights = np.linalg.solve(centred.T @ centred + np.eye(x.shape[1]),
+                                      centred.T @ (labels[fit] - labels[fit].mean()))
+            pred[held] = (x[held] - mean) @ weights + labels[fit].mean()
+        out[task] = float(1 - ((pred - labels) ** 2).sum() / ((labels - labels.mean()) ** 2).sum())
+    return out
+
+
 def main() -> None:
     """Print the table; say plainly when the commands do not depend on the scene."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -129,7 +164,12 @@ def main() -> None:
     parser.add_argument('--episodes', type=int, default=20, help='episodes per task')
     parser.add_argument('--stages', action='store_true',
                         help='also print the relative across-scene spread at each stage')
+    parser.add_argument('--probe', action='store_true',
+                        help='also fit a ridge probe from the head input to the first label x')
     args = parser.parse_args()
+    if args.probe:
+        for task, score in head_input_probe(args.checkpoint, args.data, args.episodes).items():
+            print(f'{task:26s} ridge R^2, head input -> first label x: {score:5.2f}')
     if args.stages:
         spreads = stage_spreads(args.checkpoint, args.data, args.episodes)
         names = list(next(iter(spreads.values())))
