@@ -46,10 +46,9 @@ def render_scenes(tasks: Sequence[str], per_task: int, seed: int, size: int
             start = time.perf_counter()
             for s in range(seed, seed + per_task):
                 obs = sim.reset(task, s, hand_offset=jitter.hand_offset(s) if s % 2 else None)
-                vector = sim._obs_vec              # MetaWorld's full observation (39,)
                 static.append(obs.static)
                 gripper.append(obs.gripper)
-                targets.append(np.concatenate([vector[4:7], vector[-3:]]))
+                targets.append(sim.object_and_goal())
                 task_ids.append(index)
             print(f'{task}: {per_task} scenes in {time.perf_counter() - start:.0f} s', flush=True)
     finally:

@@ -140,6 +140,16 @@ class MetaWorldSim:
             raise RuntimeError('call reset(task, seed) first')
         return np.asarray(self._obs_vec[:4], dtype=np.float32).copy()
 
+    def object_and_goal(self) -> np.ndarray:
+        """(6,) float32: the task object's and the goal's positions (m, world frame).
+
+        Privileged simulator knowledge (MetaWorld's observation 4:7 and its last 3), for
+        training-only targets such as dev/pretrain_vision.py; a real robot has no such input.
+        """
+        if self._obs_vec is None:
+            raise RuntimeError('call reset(task, seed) first')
+        return np.concatenate([self._obs_vec[4:7], self._obs_vec[-3:]]).astype(np.float32)
+
     def expert_action(self) -> np.ndarray:
         """The scripted expert's action for the current state, in the 7-D model convention."""
         if self._expert is None:

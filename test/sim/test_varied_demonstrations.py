@@ -24,6 +24,15 @@ def test_hand_offset_moves_the_start_of_that_episode_only(sim):
     np.testing.assert_allclose(again, home, atol=1e-6)       # the task's own start is back
 
 
+def test_object_and_goal_follow_the_scene_seed(sim):
+    sim.reset('reach-v3', seed=0)
+    a = sim.object_and_goal()
+    env = sim._envs['reach-v3']
+    np.testing.assert_allclose(a[3:], env._target_pos, atol=1e-6)   # the reach goal
+    sim.reset('reach-v3', seed=1)
+    assert a.shape == (6,) and not np.allclose(a, sim.object_and_goal())
+
+
 @pytest.mark.parametrize('offset', [[0.0, 0.0], [0.0, np.nan, 0.0],
                                     [MAX_HAND_OFFSET_M + 0.01, 0.0, 0.0]])
 def test_bad_hand_offset_is_refused(sim, offset):
