@@ -27,7 +27,7 @@ and ignores it.
       runs/calib-s64 --episodes 20 [--stages] [--probe]
 """
 import argparse
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -37,14 +37,30 @@ from deer_ros.model.build import rollout_from_checkpoint
 from deer_ros.model.vision import preprocess_batch
 
 
-def first_command(model, ep: Episode, static: np.ndarray,   # noqa: ANN001 - ModelRollout
-                  gripper: np.ndarray) -> np.ndarray:
-    """The xyz command of the model's first step on these images, with ep's first state."""
+def first_frame(model, ep: Episode, static: np.ndarray,   # noqa: ANN001 - ModelRollout
+                gripper: Optional[np.ndarray]):                # noqa: ANN201 - Frame
+    """The model's first step on these images with ep's first state, every layer run."""
     model.reset(ep.instruction)
     state = None if ep.state is None else ep.state[0]
     frame = model.encode(static, gripper, state=state)
     model.run_layers(frame, 0, model.num_layers)
+    return frame
+
+
+def first_command(model, ep: Episode, static: np.ndarray,   # noqa: ANN001 - ModelRollout
+                  gripper: Optional[np.ndarray]) -> np.ndarray:
+    """The xyz command of the model's first step on these images, with ep's first state."""
+    frame = first_frame(model, ep, static, gripper)
     return np.asarray(model.candidate(frame, model.num_layers - 1).action)[:3]
+
+
+def first_head_input(model, ep: Episode   # noqa: ANN001 - ModelRollout
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """At ep's first frame: the last exit's pooled feature and the head input made of it."""
+    frame = first_frame(model, ep, ep.static[0], None if ep.gripper is None else ep.gripper[0])
+    head = model.model.extra_exit
+    pooled = head.pool(frame.outputs[model.num_layers - 1])
+    return pooled, head.fuse(pooled, frame.robot_state)
 
 
 def episodes_by_task(data: str, episodes: int) -> Dict[str, List[Episode]]:
@@ -99,7 +115,7 @@ def relative_spread(rows: List[torch.Tensor]) -> float:
 def stage_spreads(checkpoint: str, data: str, episodes: int) -> Dict[str, Dict[str, float]]:
     """Task -> stage -> relative spread across scenes (static camera for pixels..latents)."""
     model = rollout_from_checkpoint(checkpoint, device='cpu')
-    net, head, last = model.model, model.model.extra_exit, model.num_layers - 1
+    net = model.model
     by_task = episodes_by_task(data, episodes)
     out = {}
     for task, eps in sorted(by_task.items()):
@@ -112,13 +128,9 @@ def stage_spreads(checkpoint: str, data: str, episodes: int) -> Dict[str, Dict[s
         stages['pixels'], stages['vit tokens'] = list(pixels), list(tokens)
         stages['latents'] = list(net.perceiver(tokens[:, None, None]))
         for e in eps:
-            model.reset(e.instruction)
-            frame = model.encode(e.static[0], None if e.gripper is None else e.gripper[0],
-                                 state=None if e.state is None else e.state[0])
-            model.run_layers(frame, 0, model.num_layers)
-            pooled = head.pool(frame.outputs[last])
+            pooled, head_input = first_head_input(model, e)
             stages.setdefault('pooled', []).append(pooled)
-            stages.setdefault('head input', []).append(head.fuse(pooled, frame.robot_state))
+            stages.setdefault('head input', []).append(head_input)
         out[task] = {name: relative_spread(rows) for name, rows in stages.items()}
     return out
 
@@ -127,21 +139,12 @@ def stage_spreads(checkpoint: str, data: str, episodes: int) -> Dict[str, Dict[s
 def head_input_probe(checkpoint: str, data: str, episodes: int) -> Dict[str, float]:
     """Task -> cross-validated R^2 of a ridge fit from the first-frame head input to label x."""
     model = rollout_from_checkpoint(checkpoint, device='cpu')
-    head = model.model.extra_exit
     out = {}
     for task, eps in sorted(episodes_by_task(data, episodes).items()):
         labels = np.array([e.actions[0, 0] for e in eps])
         if len(eps) < 10 or labels.std() < 1e-6:
             continue
-        inputs = []
-        for e in eps:
-            model.reset(e.instruction)
-            frame = model.encode(e.static[0], None if e.gripper is None else e.gripper[0],
-                                 state=None if e.state is None else e.state[0])
-            model.run_layers(frame, 0, model.num_layers)
-            pooled = head.pool(frame.outputs[model.num_layers - 1])
-            inputs.append(head.fuse(pooled, frame.robot_state).reshape(-1).numpy())
-        x = np.array(inputs)
+        x = np.array([first_head_input(model, e)[1].reshape(-1).numpy() for e in eps])
         pred = np.zeros_like(labels)
         folds = np.arange(len(labels)) % 5
         for k in range(5):

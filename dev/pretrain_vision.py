@@ -87,6 +87,7 @@ def main() -> None:
     from deer_ros.model.build import build_model, preset_config
     from deer_ros.model.checkpoint import save_checkpoint
     from deer_ros.model.tokenizer import load_tokenizer
+    from deer_ros.training.data import normalize
     from deer_ros.training.runner import with_state_input
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -102,8 +103,6 @@ def main() -> None:
     rng = np.random.default_rng(0)
     order = rng.permutation(len(y))
     test, train = order[:len(y) // 10], order[len(y) // 10:]
-    mean = torch.tensor(vcfg.mean).view(1, 3, 1, 1)
-    std = torch.tensor(vcfg.std).view(1, 3, 1, 1)
     width = vcfg.width
     queries = nn.Parameter(torch.randn(1, 4, width) * 0.02)
     attention = nn.MultiheadAttention(width, 2, batch_first=True)
@@ -116,8 +115,7 @@ def main() -> None:
     def predict(index: np.ndarray) -> torch.Tensor:
         media = []
         for images in (static, gripper):
-            pixels = (torch.from_numpy(images[index]).permute(0, 3, 1, 2).float() / 255
-                      - mean) / std
+            pixels = normalize(torch.from_numpy(images[index]).permute(0, 3, 1, 2), vcfg)
             media.append(model.perceiver(model.vision_encoder(pixels)[:, None, None])[:, 0])
         m = torch.cat(media, 1)
         read, _ = attention(queries.expand(len(m), -1, -1), m, m)

@@ -24,6 +24,7 @@ from open_flamingo.src.helpers import PerceiverResampler
 from deer_ros.data.recording import list_episodes, read_episode
 from deer_ros.model.config import preset
 from deer_ros.model.vision import VisionEncoder
+from deer_ros.training.data import normalize
 
 Arrays = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]   # static, gripper, target, task
 
@@ -89,10 +90,8 @@ class Probe(nn.Module):
                                   nn.Linear(128, 3)))
 
     def pixels(self, images: np.ndarray) -> torch.Tensor:
-        """(B, S, S, 3) uint8 -> normalised (B, 3, S, S), as the model's vision transform."""
-        mean = torch.tensor(self.vcfg.mean).view(1, 3, 1, 1)
-        std = torch.tensor(self.vcfg.std).view(1, 3, 1, 1)
-        return (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - mean) / std
+        """(B, S, S, 3) uint8 -> normalised (B, 3, S, S), as training normalises frames."""
+        return normalize(torch.from_numpy(images).permute(0, 3, 1, 2), self.vcfg)
 
     def forward(self, static: np.ndarray, gripper: np.ndarray) -> torch.Tensor:
         """Both cameras -> (B, 3) predicted end-point offsets (standardised)."""
