@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
     model, tokenizer = load_checkpoint(args.checkpoint)
     old_meta = json.loads((pathlib.Path(args.checkpoint) / CONFIG).read_text()).get(
         'metadata', {})
+    if model.cfg.head.history == 'frame' and cfg.window != 1:
+        raise ValueError('this head runs frame by frame (trained at --window 1, head.history '
+                         "'frame'): distil it with --window 1 and a larger --batch-size")
     blocks = blocks_for(model.cfg, args.layers)
     data = load_data(args.data, tokenizer, model.cfg.vision, cfg.window,
                      progress=not args.no_progress)

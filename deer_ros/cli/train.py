@@ -7,6 +7,11 @@ AdamW, linear warm-up then constant LR, gradient clipping, random-shift augmenta
 (--joint-steps) trains backbone and head; the optional phase 2 (--head-steps) trains only the
 head on a frozen backbone (DeeR's "post" strategy).
 
+--window 1 trains a head without history: the checkpoint's head then runs frame by frame at
+inference too (head.history 'frame'), so its action has to come from the current cameras and
+state. --early-frames N --early-repeat R samples the windows that start in an episode's first
+N frames R times as often: the frames where the scene decides the motion carry the loss.
+
 Checkpoints (our model format plus optimiser state) go to OUTPUT/step_N every --save-every
 steps; --resume OUTPUT continues the latest one identically (--joint-steps / --head-steps may
 then lengthen or shorten the schedule: the LR is constant after warm-up and every random draw

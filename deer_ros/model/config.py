@@ -11,6 +11,7 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 TRANSFORMS = ('pil', 'torch')
 HEAD_STEPS = ('exact', 'fused')
 FEATURE_NORMS = ('auto', 'batch')
+HEAD_HISTORIES = ('episode', 'frame')
 
 
 @dataclass(frozen=True)
@@ -119,10 +120,18 @@ class HeadConfig:
     # ~7e-7; what our training's checkpoints use, so also the value for those predating this
     # field). See docs/official_checkpoints.md
     step: str = 'fused'
+    # what the LSTM remembers at inference. 'episode' = its state is carried from frame to
+    # frame through the rollout (DeeR; official checkpoints); 'frame' = it starts from zero
+    # every frame, as a head trained on windows of one frame saw it: with no history to lean
+    # on, its action must come from this frame's cameras and state (docs/training.md)
+    history: str = 'episode'
 
     def __post_init__(self) -> None:
         if self.step not in HEAD_STEPS:
             raise ValueError(f'head.step must be one of {HEAD_STEPS}, got {self.step!r}')
+        if self.history not in HEAD_HISTORIES:
+            raise ValueError(f'head.history must be one of {HEAD_HISTORIES}, '
+                             f'got {self.history!r}')
         if self.state_dim < 0 or any(len(v) not in (0, self.state_dim)
                                      for v in (self.state_mean, self.state_std)):
             raise ValueError('state_mean / state_std must have state_dim entries (or none)')

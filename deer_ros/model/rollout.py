@@ -272,11 +272,16 @@ class ModelRollout:
                          gripper_prob=prob, state=state)
 
     def commit(self, candidate: Candidate) -> None:
-        """Advance the committed head state with the candidate actually taken."""
+        """Advance the committed head state with the candidate actually taken.
+
+        A head with history 'frame' keeps the zero state: every frame starts afresh, as in
+        its training (HeadConfig.history).
+        """
         if candidate.state is None:
             raise ValueError('candidate has no head state to commit')
-        self._state = candidate.state
-        self._terms = None
+        if self.config.head.history == 'episode':
+            self._state = candidate.state
+            self._terms = None
 
     @property
     def head_state(self) -> Optional[LSTMState]:

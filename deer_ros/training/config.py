@@ -44,6 +44,10 @@ class TrainConfig:
     num_threads: int = option(2, 'torch CPU threads')
     use_state: bool = option(False, "a new model whose head also takes the recorded robot "
                                     'state (end-effector position + gripper opening)')
+    early_frames: int = option(0, "windows starting in an episode's first N frames are "
+                                  'sampled --early-repeat times as often (0: off)')
+    early_repeat: int = option(1, 'how many times each early window is sampled: the frames '
+                                  'that must read the scene carry more of the loss')
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.batch_size < 1:
@@ -54,6 +58,8 @@ class TrainConfig:
             raise ValueError(f'freeze must be one of {FREEZE_CHOICES}, got {self.freeze!r}')
         if self.shift_pad < 0:
             raise ValueError('shift_pad must be >= 0')
+        if self.early_frames < 0 or self.early_repeat < 1:
+            raise ValueError('early_frames must be >= 0 and early_repeat >= 1')
 
     @property
     def total_steps(self) -> int:

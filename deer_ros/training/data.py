@@ -1,12 +1,13 @@
 """Recorded episodes as fixed-length windows: DeeR's training samples (section 5.1).
 
 Every start index t of every episode with t + window <= T is one sample (stride 1): `window`
-consecutive frames and actions plus the episode's instruction. Frames are resized once, at
-load, with the same transform as inference (deer_ros.model.vision.preprocess) and kept as
-uint8 at the model's image size; normalisation happens per batch.
+consecutive frames and actions plus the episode's instruction (windows starting in an
+episode's first frames may be listed several times: TrainConfig.early_repeat). Frames are
+resized once, at load, with the same transform as inference (deer_ros.model.vision.preprocess)
+and kept as uint8 at the model's image size; normalisation happens per batch.
 """
 from dataclasses import dataclass
-from typing import Any, Iterable, List, Optional, Sequence
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -67,7 +68,8 @@ class WindowDataset:
     """All windows of a list of episodes, frames cached at the model's image size."""
 
     def __init__(self, episodes: Iterable[Episode], tokenizer: Any, vision: VisionConfig,
-                 window: int, progress: bool = False):
+                 window: int, progress: bool = False, early: Tuple[int, int] = (0, 1)):
+        """With early = (N, R), windows starting before frame N are listed R times."""
         self.window = window
         self.statics: List[torch.Tensor] = []
         self.grippers: List[Optional[torch.Tensor]] = []
@@ -91,7 +93,8 @@ class WindowDataset:
             self.states.append(None if ep.state is None else torch.from_numpy(ep.state))
             ids = tokenizer(prompt(ep.instruction, tokenizer.eos_token))['input_ids']
             self.prompts.append([int(i) for i in ids])
-            self.index += [(e, t) for t in range(len(ep) - window + 1)]
+            self.index += [(e, t) for t in range(len(ep) - window + 1)
+                           for _ in range(early[1] if t < early[0] else 1)]
         if not self.index:
             raise ValueError(f'no episode has at least {window} frames')
         cams = {g is None for g in self.grippers}

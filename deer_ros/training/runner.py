@@ -20,13 +20,28 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict({k: v for k, v in vars(args).items() if v is not None})
 
 
-def load_data(paths: List[str], tokenizer: Any, vision: Any, window: int, progress: bool
-              ) -> Any:
-    """WindowDataset over every episode of the given recordings."""
+def load_data(paths: List[str], tokenizer: Any, vision: Any, window: int, progress: bool,
+              early: Tuple[int, int] = (0, 1)) -> Any:
+    """WindowDataset over every episode of the given recordings (early: WindowDataset's)."""
     from deer_ros.data.recording import iter_episodes
     from deer_ros.training.data import WindowDataset
     episodes = [ep for p in paths for ep in iter_episodes(p)]
-    return WindowDataset(episodes, tokenizer, vision, window, progress=progress)
+    return WindowDataset(episodes, tokenizer, vision, window, progress=progress, early=early)
+
+
+def with_history(model: Any, window: int) -> Any:
+    """The model, its head remembering at inference what it saw in training (head.history).
+
+    A head trained on windows of one frame never saw a carried LSTM state: it runs
+    frame by frame ('frame'); longer windows carry the state through the rollout ('episode').
+    """
+    import dataclasses
+    history = 'frame' if window == 1 else 'episode'
+    if model.cfg.head.history != history:
+        head = dataclasses.replace(model.cfg.head, history=history)
+        model.cfg = dataclasses.replace(model.cfg, head=head)
+        model.extra_exit.cfg = head
+    return model
 
 
 Started = Tuple[Any, Any, TrainConfig, TrainState, List[str], Any]
@@ -86,6 +101,7 @@ def _start(args: argparse.Namespace) -> Started:
         if cfg.use_state:
             model_cfg = with_state_input(model_cfg, args.data)
         model = build_model(model_cfg, seed=cfg.seed)
+    model = with_history(model, cfg.window)
     extra = {'train_config': cfg.to_dict(), 'data': [str(p) for p in args.data],
              'init': args.init or f'preset:{args.preset}', 'model_seed': cfg.seed}
     return model, tokenizer, cfg, TrainState(extra=extra), list(args.data), None
@@ -103,7 +119,8 @@ def train_from_args(args: argparse.Namespace) -> pathlib.Path:
     torch.set_num_threads(cfg.num_threads)
     run_dir = pathlib.Path(args.output if not args.resume else _run_dir(args.resume))
     progress = not args.no_progress
-    data = load_data(data_paths, tokenizer, model.cfg.vision, cfg.window, progress)
+    data = load_data(data_paths, tokenizer, model.cfg.vision, cfg.window, progress,
+                     early=(cfg.early_frames, cfg.early_repeat))
     device = resolve_device(args.device)
     print(f'{data.num_episodes} episodes, {len(data)} windows of {cfg.window}; '
           f'{cfg.total_steps} steps on {device}; run dir {run_dir}')

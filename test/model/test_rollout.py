@@ -198,3 +198,43 @@ def test_compiled_layers_after_warm_up_match_eager_at_a_new_prompt_length():
         rollout.run_layers(frame, 0, rollout.num_layers)
         poses.append(rollout.candidate(frame, rollout.exit_layers[-1]).pose)
     np.testing.assert_allclose(poses[1], poses[0], rtol=1e-5, atol=1e-5)
+
+
+def _tiny_with_history(history: str):
+    import dataclasses
+
+    from deer_ros.model.build import build_model, preset_config
+    from deer_ros.model.rollout import ModelRollout
+    from deer_ros.model.tokenizer import load_tokenizer
+    tokenizer = load_tokenizer()
+    cfg = preset_config('tiny', tokenizer)
+    cfg = dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, history=history))
+    rollout = ModelRollout(build_model(cfg, seed=0), tokenizer, device='cpu')
+    rollout.reset(INSTRUCTION)
+    return rollout
+
+
+def _pose_after(rollout, earlier_images):
+    """Exit-1 pose on a fixed frame after committing the given earlier frames."""
+    rollout.reset(INSTRUCTION)
+    for k in earlier_images:
+        frame = rollout.encode(make_image(k), make_image(k + 1))
+        rollout.run_layers(frame, 0, 2)
+        rollout.commit(rollout.candidate(frame, 1))
+    frame = rollout.encode(make_image(9), make_image(10))
+    rollout.run_layers(frame, 0, 2)
+    return rollout.candidate(frame, 1).pose
+
+
+def test_a_frame_history_head_forgets_the_previous_frames():
+    frame_head = _tiny_with_history('frame')
+    assert np.array_equal(_pose_after(frame_head, []), _pose_after(frame_head, [3, 5]))
+    assert frame_head.head_state is None
+    episode_head = _tiny_with_history('episode')      # DeeR: the state carries the history
+    assert not np.allclose(_pose_after(episode_head, []), _pose_after(episode_head, [3, 5]))
+
+
+def test_head_history_is_validated():
+    from deer_ros.model.config import HeadConfig
+    with pytest.raises(ValueError, match='history'):
+        HeadConfig(history='window')

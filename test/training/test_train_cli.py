@@ -2,6 +2,8 @@
 import json
 import shutil
 
+import pytest
+
 from training_examples import write_dataset
 
 from deer_ros.cli import main
@@ -34,3 +36,23 @@ def test_loss_plot_is_written(tmp_path):
                for s in range(1, 6)]
     out = plot_losses(history, str(tmp_path / 'plots' / 'loss.png'))
     assert out.read_bytes()[:4] == b'\x89PNG'
+
+
+def test_window_one_trains_a_head_that_runs_frame_by_frame(tmp_path):
+    data = write_dataset(tmp_path / 'demos')
+    for window, history in (('1', 'frame'), ('4', 'episode')):
+        args = [a if a != '4' else window for a in ARGS]            # --window 1 / 4
+        out = tmp_path / f'model-{window}'
+        assert main(['train', data, '-o', str(tmp_path / f'run-{window}'), '--export', str(out),
+                     '--early-frames', '2', '--early-repeat', '3'] + args) == 0
+        saved = json.loads((out / 'config.json').read_text())['model']['head']
+        assert saved['history'] == history
+        assert rollout_from_checkpoint(str(out)).config.head.history == history
+    distill = ['distill', str(tmp_path / 'model-1'), data, '-o', str(tmp_path / 'skip'),
+               '--stage1-steps', '1', '--stage2-steps', '1', '--batch-size', '2',
+               '--threads', '1', '--device', 'cpu', '--no-progress']
+    with pytest.raises(ValueError, match='frame by frame'):    # its default window is 12
+        main(distill)
+    assert main(distill + ['--window', '1']) == 0
+    with pytest.raises(ValueError, match='early_repeat'):
+        main(['train', data, '-o', str(tmp_path / 'bad'), '--early-repeat', '0'] + ARGS)

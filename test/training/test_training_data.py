@@ -6,7 +6,7 @@ from training_examples import learnable_episode, tiny_setup
 from deer_ros.model.build import preset_config
 from deer_ros.model.vision import preprocess
 from deer_ros.training.augment import random_shift
-from deer_ros.training.data import batch_indices, normalize, resize_frames
+from deer_ros.training.data import WindowDataset, batch_indices, normalize, resize_frames
 
 
 def test_resize_matches_the_inference_preprocessing():
@@ -40,3 +40,12 @@ def test_batch_order_is_a_pure_function_of_seed_and_step():
     assert np.array_equal(a, batch_indices(50, 8, seed=1, step=9))
     epoch = np.concatenate([batch_indices(50, 8, 1, s) for s in range(6)])
     assert len(set(epoch.tolist())) == 48                 # no repeats within an epoch
+
+
+def test_early_windows_are_listed_repeat_times():
+    _, tok, plain = tiny_setup(episodes=2, window=2)
+    eps = [learnable_episode(i) for i in range(2)]
+    data = WindowDataset(eps, tok, preset_config('tiny', tok).vision, 2, early=(3, 4))
+    starts = [t for _, t in data.index]
+    assert [starts.count(t) for t in range(7)] == [8, 8, 8, 2, 2, 2, 2]   # 2 episodes each
+    assert sorted(set(data.index)) == sorted(plain.index)      # the same windows, reweighted
