@@ -18,7 +18,7 @@ from deer_ros.evaluation.graph_params import GraphConfig
 from deer_ros.evaluation.model_spec import ModelSpec
 from deer_ros.ros_io.param_schema import refuse_problems, setting
 
-DEMO_TASKS = ('reach-v3', 'button-press-topdown-v3', 'drawer-close-v3')
+DEMO_TASKS = ('window-open-v3', 'button-press-topdown-v3', 'drawer-close-v3')
 RANDOM_MAX_STEPS = 40      # a random model never succeeds: keep its episodes short
 
 
