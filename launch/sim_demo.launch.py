@@ -15,7 +15,7 @@ from typing import List
 LAUNCH_ARGUMENTS = [
     ('checkpoint', '<share>/models/mini-metaworld',
      'deer_node model.checkpoint (empty: the tiny preset with random weights)'),
-    ('tasks', '[reach-v3, button-press-topdown-v3, drawer-close-v3]', 'sim_node tasks'),
+    ('tasks', '[window-open-v3, button-press-topdown-v3, drawer-close-v3]', 'sim_node tasks'),
     ('episodes_per_task', '2', 'episodes of each task (scene seeds 0, 1, ...)'),
     ('max_steps', '0', "actions per episode; 0: the task's limit"),
     ('budget_fraction', '0.33', 'deer_node budget.avg_fraction (online compute controller)'),
