@@ -281,7 +281,7 @@ class ModelRollout:
             raise ValueError('candidate has no head state to commit')
         if self.config.head.history == 'episode':
             self._state = candidate.state
-            self._terms = None
+        self._terms = None
 
     @property
     def head_state(self) -> Optional[LSTMState]:
