@@ -25,6 +25,7 @@ from deer_ros.data.recording import list_episodes, read_episode
 from deer_ros.model.config import preset
 from deer_ros.model.vision import VisionEncoder
 from deer_ros.training.data import normalize
+from dev.pretrain_vision import r2
 
 Arrays = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]   # static, gripper, target, task
 
@@ -105,11 +106,6 @@ class Probe(nn.Module):
             return self.out(m)
         read, _ = self.attn(self.query.expand(len(m), -1, -1), m, m)
         return self.out(read[:, 0])
-
-
-def r2(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Coefficient of determination per column."""
-    return 1 - ((pred - target) ** 2).sum(0) / ((target - target.mean(0)) ** 2).sum(0)
 
 
 def main() -> None:
