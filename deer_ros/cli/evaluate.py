@@ -4,8 +4,9 @@ Every configuration runs the same episodes (tasks x scene seeds, paired comparis
   full          the last exit (the RoboFlamingo-style baseline)
   fixed-K       a fixed shallower exit K
   deer-F        DeeR thresholds calibrated for F x the full model's average compute
-  online-F      the same thresholds with our online controller (budget_avg_gflops = F x full)
+  online-F      the same thresholds with our online controller (budget_avg_fraction = F)
   skip          DySL layer skipping at full depth (and deer-F+skip, DeeR + skipping)
+  skip-F        DySL skipping with the online controller scaling its skip limits to hold F
 
 Default: in-process, i.e. MetaWorldSim driven by the InferenceEngine and the action mapping that
 deer_node runs (no ROS transport; identical decisions). --ros runs each configuration through

@@ -7,7 +7,9 @@ compute controller at the same budgets.
 
 A budget F is a fraction of the full model of the frames actually run (`budget_avg_fraction`):
 `deer-F` solves the thresholds for F at each instruction's layer costs (the engine's threshold
-solver; static, budget_gain 0), `online-F` starts there and lets the controller hold F. The
+solver; static, budget_gain 0), `online-F` starts there and lets the controller hold F, and
+`skip-F` is DySL skipping at full depth with the controller widening or narrowing its skip
+limits to hold F (skipping has no calibration to be static with). The
 thresholds listed here (solved for F of the calibration's mean full model) are the fallback of
 an engine without a calibration.
 """
@@ -68,6 +70,11 @@ def build_suite(num_exits: int, full_gmacs: float, thresholds_for: ThresholdSour
     if 'skip' in families:
         out.append(EvalConfig('skip', 'skip', 'DySL skipping, full depth',
                               {'policy': 'full', 'skip_enabled': True}))
+        out += [EvalConfig(f'skip-{fraction:g}', 'skip',
+                           f'DySL skipping, full depth, limits held at {fraction:g} x full',
+                           {'policy': 'full', 'skip_enabled': True,
+                            'budget_avg_fraction': fraction}, fraction)
+                for fraction in sorted(fractions)]
         if fractions and 'deer' in families:
             fraction = sorted(fractions)[len(fractions) // 2]
             thresholds = [float(t) for t in thresholds_for(fraction * full_gmacs)]

@@ -33,7 +33,8 @@ from deer_ros.telemetry import Telemetry, default_memory_source
 
 # (fraction, layer GMACs of the current instruction, head GMAC) -> thresholds per exit
 ThresholdSolver = Callable[[float, Sequence[float], float], List[float]]
-_RESET_ON = ('budget_avg_gflops', 'budget_avg_fraction', 'policy', 'thresholds')
+_RESET_ON = ('budget_avg_gflops', 'budget_avg_fraction', 'policy', 'thresholds', 'skip_enabled',
+             'skip_continuity_min', 'skip_verify_threshold')
 
 
 @dataclass
@@ -165,7 +166,8 @@ class InferenceEngine:
         full_depth = False
         blocks: List[Block] = []
         if cfg.skip_enabled:
-            prior = prior_guidance(self._actions, cfg.skip_history, cfg.skip_continuity_min,
+            skip.continuity_min, skip.verify_threshold = self._skip_limits(cfg)
+            prior = prior_guidance(self._actions, cfg.skip_history, skip.continuity_min,
                                    cfg.skip_gripper_window)
             skip.allowed, skip.reason, skip.continuity = prior.allowed, prior.reason, \
                 prior.continuity
@@ -193,8 +195,7 @@ class InferenceEngine:
             head_evals * float(self.model.head_gmacs)
         skip.blocks = list(final.blocks)
         full, target = self.full_gflops, self._compute_target(cfg)
-        self.compute.update(gflops, target, full,
-                            cfg.budget_gain if cfg.policy == 'deer' else 0.0)
+        self.compute.update(gflops, target, full, cfg.budget_gain if target else 0.0)
         fraction = cfg.budget_avg_fraction if target and not cfg.budget_avg_gflops > 0 else 0.0
         saturated = bool(target) and cfg.budget_gain > 0 and self.compute.saturated
         latency_ms = (clock() - t_ref) * 1e3
@@ -285,7 +286,7 @@ class InferenceEngine:
         check = timing.candidate(self.model, frame, s)
         skip.verify_layer = s
         skip.verify_value = consistency_value(first.chosen.pose, check.pose, cfg.criterion)
-        skip.rerun = skip.verify_value > cfg.skip_verify_threshold
+        skip.rerun = skip.verify_value > skip.verify_threshold
 
     # --- helpers ------------------------------------------------------------------------------
     def _checked(self, cfg: EngineConfig) -> EngineConfig:
@@ -342,9 +343,21 @@ class InferenceEngine:
             return [NEVER_EXIT] * n
         return self.compute.scaled(base)
 
+    def _skip_limits(self, cfg: EngineConfig) -> Tuple[float, float]:
+        """(continuity minimum, post-guidance limit) in force: the settings times the scale.
+
+        With a compute budget the controller's scale widens both when compute runs over the
+        target (more frames skip, fewer skipped passes are rerun) and narrows them when under.
+        """
+        scale = self.compute.scale if self._compute_target(cfg) else 1.0
+        return cfg.skip_continuity_min * scale, cfg.skip_verify_threshold * scale
+
     def _compute_target(self, cfg: EngineConfig) -> Optional[float]:
-        """The GMAC target in force this frame (a fraction: of this frame's full model)."""
-        if cfg.policy != 'deer':
+        """The GMAC target in force this frame (a fraction: of this frame's full model).
+
+        A budget needs something to steer: DeeR's thresholds or DySL skipping's limits.
+        """
+        if cfg.policy != 'deer' and not cfg.skip_enabled:
             return None
         if cfg.budget_avg_gflops > 0:
             return cfg.budget_avg_gflops

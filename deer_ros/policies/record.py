@@ -25,6 +25,8 @@ class SkipInfo:
     allowed: bool = False                       # prior guidance let this frame skip
     reason: SkipReason = 'disabled'             # why skipping was or was not allowed
     continuity: Optional[float] = None          # C_t = -mean ||A_j - A_j-1|| (pose dims)
+    continuity_min: Optional[float] = None      # gate in force (setting x controller scale)
+    verify_threshold: Optional[float] = None    # post-guidance limit in force (same scaling)
     blocks: List[Tuple[int, int]] = field(default_factory=list)   # [a, b) skipped
     verify_layer: Optional[int] = None          # static layer used by post guidance
     verify_value: Optional[float] = None        # its consistency value vs the exit taken
@@ -58,7 +60,7 @@ class StepRecord:
     gpu_memory_used_mb: float           # our process's GPU memory (0 when inactive)
     memory_active: bool                 # memory telemetry available
     memory_action: MemoryAction         # none | shed | reload | floor | inactive | off | oom_shed
-    threshold_scale: float              # compute controller's multiplier on the thresholds
+    threshold_scale: float              # controller scale after this frame (next frame's)
     thresholds: List[float]             # effective thresholds used this frame
     full_gflops: float = 0.0            # full-depth GMAC of this frame (current instruction)
     avg_fraction: float = 0.0           # running mean gflops / running mean full_gflops

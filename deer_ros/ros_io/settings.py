@@ -103,6 +103,14 @@ class SkipSettings:
 
     enabled: bool = engine_setting('skip_enabled')
     verify: bool = engine_setting('skip_verify')
+    continuity_min: float = engine_setting(
+        'skip_continuity_min', 'Skip only while the trajectory is continuous: C_t (minus the '
+                               'mean pose step between the last 5 actions) >= this (a compute '
+                               'budget scales it with the controller)')
+    verify_threshold: float = engine_setting(
+        'skip_verify_threshold', 'Post guidance: rerun without skipping when the skipped '
+                                 "pass's action and the static layer's differ by more (a "
+                                 'compute budget scales it with the controller)')
 
 
 @dataclass(frozen=True)

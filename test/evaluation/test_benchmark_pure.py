@@ -20,6 +20,9 @@ def test_suite_has_baseline_fixed_exits_deer_online_and_skip_at_each_budget():
     assert 'budget_avg_gflops' not in online.engine
     assert deer.engine['budget_avg_fraction'] == 0.5 and deer.engine['budget_gain'] == 0.0
     assert online.engine['thresholds'] == [0.5] * 5 + [1e8]
+    skip = select(suite, ['skip-0.25'])[0]
+    assert skip.engine == {'policy': 'full', 'skip_enabled': True, 'budget_avg_fraction': 0.25}
+    assert skip.budget_fraction == 0.25 and skip.family == 'skip'
 
 
 def _episode(config, task, success, gflops, full=1.0):

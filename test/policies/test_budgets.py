@@ -189,3 +189,50 @@ def test_controller_returns_to_scale_one_when_thresholds_or_budget_change():
     off = engine.step(frames[199])
     assert off.thresholds[:5] == pytest.approx([1e-3] * 5)
     assert off.threshold_scale == 1.0 and off.budget_avg_gflops == 0.0
+
+
+def run_skip_budget(fraction, gain, frames=1200, difficulty=10.0, freeze_at_step=False):
+    """DySL skipping at full depth under an average-compute budget; a step change at half way.
+
+    Harder frames (the step) make the actions jump more (C_t lower), so the gate that held
+    the budget before lets fewer frames skip after it.
+    """
+    model = ExampleModel(decay=0.7)
+    engine = InferenceEngine(model, EngineConfig(policy='full', skip_enabled=True,
+                                                 static_layers=[0, 4, 8], skip_gripper_window=0,
+                                                 budget_avg_fraction=fraction,
+                                                 budget_gain=gain),
+                             Telemetry(clock=model.clock))
+    engine.reset('task')
+    records = []
+    for i, image in enumerate(example_frames(frames, seed=4)):
+        if i == frames // 2:
+            model.difficulty = difficulty
+            if freeze_at_step:
+                engine.update_config(budget_gain=0.0)     # keep the scale reached so far
+        records.append(engine.step(image))
+    return records
+
+
+def test_skipping_alone_holds_an_average_compute_budget_across_a_step_change():
+    records = run_skip_budget(0.5, gain=0.3)
+    fraction = np.array([r.gflops / r.full_gflops for r in records])
+    for start, stop in [(200, 600), (800, 1200)]:               # after warm-up of each phase
+        assert fraction[start:stop].mean() == pytest.approx(0.5, abs=0.03)
+    assert all(r.exit_index == 5 for r in records)              # skipping, never exiting early
+    assert sum(r.layers_skipped > 0 for r in records[200:]) > 300
+    phases = [(400, 600), (1000, 1200)]
+    scale = [np.mean([r.threshold_scale for r in records[a:b]]) for a, b in phases]
+    assert scale[1] > 1.2 * scale[0], 'the gate widened after the step'
+    # the gate and the post-guidance limit in force are the settings times the scale
+    scale_before, r = records[-2].threshold_scale, records[-1]
+    assert r.skip.continuity_min == pytest.approx(-0.1 * scale_before)
+    assert r.skip.verify_threshold == pytest.approx(0.05 * scale_before)
+    # the scale frozen at the step: the same frames then run over the budget
+    frozen = run_skip_budget(0.5, gain=0.3, freeze_at_step=True)
+    after = np.mean([r.gflops / r.full_gflops for r in frozen[800:]])
+    assert after > 0.55
+    # no controller: these frames (C_t ~ -1) never pass the -0.1 gate
+    open_loop = run_skip_budget(0.5, gain=0.0)
+    assert not any(r.layers_skipped for r in open_loop)
+    assert {r.skip.continuity_min for r in open_loop} == {-0.1}

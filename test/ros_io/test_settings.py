@@ -61,6 +61,9 @@ def test_engine_fields_reuse_engine_config_metadata():
             assert spec.live == meta[spec.engine]['live']
     cfg = S.engine_config(S.from_flat({'budget.avg_gflops': 3.5, 'exit.policy': 'full'}))
     assert cfg.budget_avg_gflops == 3.5 and cfg.policy == 'full'
+    cfg = S.engine_config(S.from_flat({'skip.continuity_min': -0.5,
+                                       'skip.verify_threshold': 0.2}))
+    assert (cfg.skip_continuity_min, cfg.skip_verify_threshold) == (-0.5, 0.2)
 
 
 def test_config_deer_yaml_is_the_generated_file():
