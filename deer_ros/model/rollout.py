@@ -292,6 +292,22 @@ class ModelRollout:
         """Use `adapter` in place of layers [start, end) when that block is skipped."""
         self.adapters.register(block, adapter.to(self.device))
 
+    def adapter_static_layers(self) -> Optional[List[int]]:
+        """Layers no registered adapter stands in for (None without adapters).
+
+        That is the static set the adapters were distilled for; the engine uses it by default.
+        """
+        covered = {i for (a, b), _ in self.adapters.items() for i in range(a, b)}
+        if not covered:
+            return None
+        return [i for i in range(self.num_layers) if i not in covered]
+
+    def adapter_gmacs(self, block: Block) -> float:
+        """GMAC of the adapter standing in for `block` (0 for identity) at this prompt."""
+        adapter = self.adapters.get(block)
+        macs = getattr(adapter, 'macs', None)
+        return macs(self.num_tokens) / 1e9 if macs is not None else 0.0
+
     # -- cost and memory ---------------------------------------------------------------------
     def layer_gmacs(self) -> List[float]:
         """GMAC of each layer for the current instruction's token count."""

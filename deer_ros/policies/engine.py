@@ -192,7 +192,8 @@ class InferenceEngine:
         head_evals = sum(p.head_evals for p in passes) + (1 if skip.verify_layer is not None
                                                           else 0)
         gflops = sum(self._layer_gmacs[i] for p in passes for i in p.executed) + \
-            head_evals * float(self.model.head_gmacs)
+            head_evals * float(self.model.head_gmacs) + \
+            sum(self._adapter_gmacs(b) for p in passes for b in p.blocks)
         skip.blocks = list(final.blocks)
         full, target = self.full_gflops, self._compute_target(cfg)
         self.compute.update(gflops, target, full, cfg.budget_gain if target else 0.0)
@@ -366,9 +367,16 @@ class InferenceEngine:
         return None
 
     def _static_layers(self, cfg: EngineConfig) -> List[int]:
-        n = int(self.model.num_layers)
-        return sorted(set(cfg.static_layers)) if cfg.static_layers else \
-            default_static_layers(n)
+        """The setting, else the set the model's adapters were distilled for, else ~20 %."""
+        if cfg.static_layers:
+            return sorted(set(cfg.static_layers))
+        from_adapters = getattr(self.model, 'adapter_static_layers', None)
+        static = from_adapters() if from_adapters is not None else None
+        return static if static else default_static_layers(int(self.model.num_layers))
+
+    def _adapter_gmacs(self, block: Block) -> float:
+        cost = getattr(self.model, 'adapter_gmacs', None)
+        return float(cost(block)) if cost is not None else 0.0
 
     def _skip_plan(self, cfg: EngineConfig) -> List[Block]:
         return skip_blocks(int(self.model.num_layers), self._static_layers(cfg),

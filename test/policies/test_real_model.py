@@ -99,3 +99,31 @@ def test_budget_controllers_on_the_real_model(rollout, images, calibration):
                                              budget_avg_gflops=budget))
     assert all(r.threshold_scale > 0 for r in deer)
     rollout.set_resident_exit(len(rollout.exit_layers) - 1)
+
+
+def test_skipping_uses_the_static_set_of_the_models_adapters_and_counts_their_cost(images):
+    import torch
+
+    from deer_ros.model.adapters import SkipAdapter
+    from deer_ros.model.build import rollout_from_preset
+    from deer_ros.policies.skipping import skip_blocks
+    torch.manual_seed(0)
+    model = rollout_from_preset('tiny', seed=0, device='cpu')
+    assert model.adapter_static_layers() is None               # no adapters: engine default
+    blocks = skip_blocks(model.num_layers, [0, 3, 8], model.exit_layers)   # not [0, 6]
+    for block in blocks:
+        adapter = SkipAdapter(model.config.lm.d_model, rank=4)
+        torch.nn.init.normal_(adapter.up.weight, std=0.01)      # trained-like: not identity
+        model.register_adapter(block, adapter)
+    assert model.adapter_static_layers() == [0, 3, 8]
+    config = EngineConfig(policy='full', skip_enabled=True, skip_continuity_min=-10.0,
+                          skip_gripper_window=0, skip_verify=False, skip_history=2)
+    records = run(model, images, config)
+    skipped = [r for r in records if r.layers_skipped]
+    assert skipped
+    for r in skipped:
+        assert r.skip.blocks == blocks, "the adapters' blocks, not the default static set's"
+        adapters = sum(model.adapter_gmacs(b) for b in blocks)
+        assert adapters > 0
+        static = sum(model.layer_gmacs()[i] for i in (0, 3, 8))
+        assert r.gflops == pytest.approx(static + r.head_evals * model.head_gmacs + adapters)
