@@ -28,7 +28,9 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> Interval:
     z2 = z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)     # exact at the ends: rounding
+    hi = 1.0 if successes == n else min(1.0, centre + half)     # left 1e-17 there
+    return lo, hi
 
 
 def paired_bootstrap_delta(a: Dict[Tuple[str, int], bool], b: Dict[Tuple[str, int], bool],

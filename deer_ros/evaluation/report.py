@@ -121,7 +121,8 @@ def plot(summaries: Sequence[ConfigSummary], configs: Sequence[EvalConfig],
         lo, hi = s.success_ci
         if lo == lo:      # Wilson 95% as an error bar
             ax.errorbar(s.fraction_of_full, 100 * s.success_rate,
-                        yerr=[[100 * (s.success_rate - lo)], [100 * (hi - s.success_rate)]],
+                        yerr=[[100 * max(0.0, s.success_rate - lo)],      # task mean vs
+                              [100 * max(0.0, hi - s.success_rate)]],     # pooled interval
                         color=color, lw=0.8, capsize=2, alpha=0.6, zorder=2)
         ax.scatter(s.fraction_of_full, 100 * s.success_rate, color=color, marker=marker, s=50,
                    zorder=3, label=None if fam in seen else fam)

@@ -27,6 +27,10 @@ def test_wilson_interval_contains_the_rate_and_narrows_with_more_episodes():
         assert 0.0 <= lo <= k / n <= hi <= 1.0
     assert np.diff(wilson_interval(40, 50)) < np.diff(wilson_interval(8, 10))
     assert all(np.isnan(wilson_interval(0, 0)))
+    for n in range(1, 60):          # exact at the ends (3/3 and 0/6 once gave 1e-17 off)
+        assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
+        assert all(lo <= k / n <= hi for k in range(n + 1)
+                   for lo, hi in [wilson_interval(k, n)])
     with pytest.raises(ValueError):
         wilson_interval(6, 5)
 
@@ -79,3 +83,7 @@ def test_table_and_plot_carry_the_intervals(tmp_path):
     assert f'90.0 [{100 * lo:.1f}, {100 * hi:.1f}]' in text
     assert '| t1 | 16/20 |' in text and 'Exit taken' in text and 'margin' in text
     assert plot(summaries, configs, tmp_path / 'p.png').stat().st_size > 1000
+    # every episode failed (a held-out task): the plot is drawn, not refused
+    failed = summarise_all(_episodes('full', {('t', s): False for s in range(6)}, 1.0),
+                           ['full'], num_exits=2)
+    assert plot(failed, configs[:1], tmp_path / 'zero.png').stat().st_size > 1000
