@@ -6,11 +6,13 @@ reports saturation, and starts again at 1 when the budget or the thresholds chan
 thresholds other than DeeR's never-exit sentinel are rejected.
 """
 import pathlib
+import time
 
 import pytest
 
 from deer_ros.policies.criterion import NEVER_EXIT
-from ros_io_helpers import CameraPlayer, diagnostics_of, operator, outputs, set_params, stream
+from ros_io_helpers import (CameraPlayer, diagnostics_of, operator, outputs, rgb, set_params,
+                            stream)
 
 pytestmark = pytest.mark.ros
 SHIPPED = pathlib.Path(__file__).resolve().parents[2] / 'models' / 'tiny-metaworld'
@@ -84,6 +86,49 @@ def test_controller_is_bounded_reports_saturation_and_resets_when_the_budget_goe
     assert after and all(t.threshold_scale == 1.0 and not t.controller_saturated
                          and t.budget_avg_gflops == 0.0 for t in after), \
         [(t.threshold_scale, t.controller_saturated) for t in after]
+
+
+def steady_gripper_frames(count):
+    """Distinct frames on which the example model keeps the gripper closed (a flip would force
+    full depth, as on a real arm while it grasps)."""
+    from deer_ros.policies.example import ExampleModel
+    model = ExampleModel()
+    frames = (rgb(seed) for seed in range(100000))
+    return [f for f in frames if model.encode(f).gripper_prob > 0.5][:count]
+
+
+def stream_frames(graph, camera, frames, seconds, until, rate_hz=60.0):
+    """Publish `frames` in turn at rate_hz until until() holds (or `seconds` pass)."""
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline and not until():
+        camera.publish(frames[i % len(frames)])
+        graph.spin_for(1.0 / rate_hz)
+        i += 1
+
+
+def test_skipping_alone_holds_a_fraction_budget_set_as_a_parameter(ros_graph, deer):
+    deer({'exit.policy': 'full', 'skip.enabled': True, 'control_rate_hz': 40.0,
+          'budget.avg_fraction': 0.5})
+    out = outputs(ros_graph)
+    camera = CameraPlayer(ros_graph)
+    frames = steady_gripper_frames(97)
+    operator(ros_graph, 'stack the blocks')
+    stream_frames(ros_graph, camera, frames, 60.0,
+                  until=lambda: len(out['telemetry']) >= 2 * WINDOW + 10)
+    held = out['telemetry'][-WINDOW:]
+    realised = sum(t.gflops for t in held) / sum(t.full_gflops for t in held)
+    assert realised == pytest.approx(0.5, abs=0.06), (realised, held[-1].threshold_scale)
+    assert sum(t.layers_skipped > 0 for t in held) > WINDOW // 4
+    assert all(t.policy == 'full+skip' and t.exit_index == 5 for t in held)
+    # the budget off: DySL's own limits, which these frames (every action jumps) never pass
+    assert set_params(ros_graph, {'budget.avg_fraction': 0.0})[0].successful
+    start = len(out['telemetry'])
+    stream_frames(ros_graph, camera, frames, 10.0,
+                  until=lambda: len(out['telemetry']) >= start + 20)
+    after = out['telemetry'][start + 3:]
+    assert after and all(t.layers_skipped == 0 and t.threshold_scale == 1.0 for t in after), \
+        [(t.layers_skipped, t.threshold_scale) for t in after]
 
 
 def test_negative_thresholds_are_rejected_but_deers_never_exit_sentinel_is_not(
