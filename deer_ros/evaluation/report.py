@@ -1,7 +1,7 @@
 """Benchmark outputs: markdown tables, the success-vs-compute plot (PNG) and the raw JSON."""
 import json
 import pathlib
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deer_ros.evaluation.episode import EpisodeResult
 from deer_ros.evaluation.suite import EvalConfig
@@ -127,13 +127,18 @@ def plot(summaries: Sequence[ConfigSummary], configs: Sequence[EvalConfig],
         ax.scatter(s.fraction_of_full, 100 * s.success_rate, color=color, marker=marker, s=50,
                    zorder=3, label=None if fam in seen else fam)
         seen.add(fam)
-        ax.annotate(s.config, (s.fraction_of_full, 100 * s.success_rate), fontsize=7,
-                    xytext=(4, 3), textcoords='offset points')
+    y_lo, y_hi = _y_range(summaries)
+    row = 0.045 * (y_hi - y_lo)                 # one label row, in % of success
+    for s, (level, base) in zip(summaries, label_levels(summaries)):
+        point = (s.fraction_of_full, 100 * s.success_rate)
+        ax.annotate(s.config, point, (point[0] + 0.01, 100 * base + 0.3 * row + level * row),
+                    fontsize=7, arrowprops={'arrowstyle': '-', 'lw': 0.4, 'alpha': 0.5}
+                    if level else None)
     ax.axvline(1 / 3, color='tab:red', ls=':', lw=1, label='3x less than full')
     ax.set_xlabel('average LLM compute per action (fraction of the full model)')
     ax.set_ylabel('success rate (%), bars: Wilson 95%')
     ax.set_xlim(0, 1.1)
-    ax.set_ylim(-3, 103)
+    ax.set_ylim(y_lo, y_hi)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc='lower right')
     if title:
@@ -143,6 +148,38 @@ def plot(summaries: Sequence[ConfigSummary], configs: Sequence[EvalConfig],
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def label_levels(summaries: Sequence[ConfigSummary], near_x: float = 0.13,
+                 near_y: float = 0.03) -> List[Tuple[int, float]]:
+    """(level, base success rate) per label, so that labels of close markers stack.
+
+    A label sits `level` rows above the highest of the markers close to its own, on the lowest
+    row that no close marker's label holds.
+    """
+    placed: List[Tuple[float, float, int]] = []
+    out = []
+    for s in summaries:
+        x, y = s.fraction_of_full, s.success_rate
+        near = [(py, lv) for px, py, lv in placed if abs(px - x) < near_x
+                and abs(py - y) < near_y]
+        level = next(lv for lv in range(len(summaries) + 1) if lv not in {lv for _, lv in near})
+        placed.append((x, y, level))
+        near_all = [py for px, py in ((t.fraction_of_full, t.success_rate) for t in summaries)
+                    if abs(px - x) < near_x and abs(py - y) < near_y]
+        out.append((level, max(near_all)))
+    return out
+
+
+def _y_range(summaries: Sequence[ConfigSummary]) -> tuple:
+    """Success axis (%) around the data and its intervals, with room for stacked labels."""
+    values = [100 * v for s in summaries for v in (s.success_rate, *s.success_ci) if v == v]
+    if not values:
+        return -3.0, 103.0
+    lo, hi = min(values), max(values)
+    rows = max(level for level, _ in label_levels(summaries)) + 1
+    top = max(hi + 3.0, 100 * max(s.success_rate for s in summaries) + 2.0 + 2.5 * rows)
+    return max(-3.0, lo - 5.0), min(112.0, top)
 
 
 def write_outputs(out_dir: pathlib.Path, results: Sequence[EpisodeResult],

@@ -87,3 +87,16 @@ def test_table_and_plot_carry_the_intervals(tmp_path):
     failed = summarise_all(_episodes('full', {('t', s): False for s in range(6)}, 1.0),
                            ['full'], num_exits=2)
     assert plot(failed, configs[:1], tmp_path / 'zero.png').stat().st_size > 1000
+
+
+def test_labels_of_close_markers_are_stacked_and_far_ones_are_not():
+    from deer_ros.evaluation.report import label_levels
+    results = (_episodes('full', {('t', s): s < 8 for s in range(10)}, 1.0)
+               + _episodes('deer-0.33', {('t', s): s < 8 for s in range(10)}, 0.30)
+               + _episodes('online-0.33', {('t', s): s < 8 for s in range(10)}, 0.32)
+               + _episodes('skip-0.33', {('t', s): s < 8 for s in range(10)}, 0.33))
+    summaries = summarise_all(results, ['full', 'deer-0.33', 'online-0.33', 'skip-0.33'],
+                              num_exits=2)
+    levels = [level for level, _ in label_levels(summaries)]
+    assert levels[0] == 0                                  # full, alone at 1.0
+    assert sorted(levels[1:]) == [0, 1, 2], 'three markers within 0.03 of compute: three rows'
