@@ -157,21 +157,19 @@ def label_levels(summaries: Sequence[ConfigSummary], near_x: float = 0.13,
     A label sits `level` rows above the highest of the markers close to its own, on the lowest
     row that no close marker's label holds.
     """
-    placed: List[Tuple[float, float, int]] = []
+    points = [(s.fraction_of_full, s.success_rate) for s in summaries]
+    levels: List[int] = []
     out = []
-    for s in summaries:
-        x, y = s.fraction_of_full, s.success_rate
-        near = [(py, lv) for px, py, lv in placed if abs(px - x) < near_x
-                and abs(py - y) < near_y]
-        level = next(lv for lv in range(len(summaries) + 1) if lv not in {lv for _, lv in near})
-        placed.append((x, y, level))
-        near_all = [py for px, py in ((t.fraction_of_full, t.success_rate) for t in summaries)
-                    if abs(px - x) < near_x and abs(py - y) < near_y]
-        out.append((level, max(near_all)))
+    for i, (x, y) in enumerate(points):
+        close = [j for j, (px, py) in enumerate(points)
+                 if abs(px - x) < near_x and abs(py - y) < near_y]
+        taken = {levels[j] for j in close if j < i}
+        levels.append(next(lv for lv in range(len(points) + 1) if lv not in taken))
+        out.append((levels[-1], max(points[j][1] for j in close)))
     return out
 
 
-def _y_range(summaries: Sequence[ConfigSummary]) -> tuple:
+def _y_range(summaries: Sequence[ConfigSummary]) -> Tuple[float, float]:
     """Success axis (%) around the data and its intervals, with room for stacked labels."""
     values = [100 * v for s in summaries for v in (s.success_rate, *s.success_ci) if v == v]
     if not values:
