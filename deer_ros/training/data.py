@@ -130,18 +130,3 @@ class WindowDataset:
             ids[row, :len(p)] = torch.tensor(p)
             mask[row, :len(p)] = True
         return Batch(static, gripper, ids, mask, actions, state)
-
-
-def epoch_order(num_samples: int, seed: int, epoch: int) -> np.ndarray:
-    """The sample permutation of one epoch; a pure function of (seed, epoch)."""
-    return np.random.default_rng([seed, epoch]).permutation(num_samples)
-
-
-def batch_indices(num_samples: int, batch_size: int, seed: int, step: int) -> np.ndarray:
-    """Indices of the batch at optimisation `step` (drop-last epochs of shuffled windows)."""
-    per_epoch = max(1, num_samples // batch_size)
-    epoch, pos = divmod(step, per_epoch)
-    order = epoch_order(num_samples, seed, epoch)
-    if num_samples < batch_size:                 # tiny datasets: sample with wrap-around
-        return np.resize(order, batch_size)
-    return order[pos * batch_size:(pos + 1) * batch_size]

@@ -20,11 +20,12 @@ import torch.nn.functional as F
 from deer_ros.model.adapters import AdapterRegistry, SkipAdapter
 from deer_ros.model.flamingo import DeerVLA
 from deer_ros.training.config import DistillConfig
-from deer_ros.training.data import WindowDataset, batch_indices
+from deer_ros.training.data import WindowDataset
 from deer_ros.training.forward import (FrameInputs, exit_features, media_token, run_layers,
                                        run_layers_skipping)
 from deer_ros.training.losses import action_loss
 from deer_ros.training.optim import apply_lr, step_seeds, warmup_factor
+from deer_ros.training.sampling import batch_indices
 
 Block = Tuple[int, int]
 

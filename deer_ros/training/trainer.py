@@ -11,11 +11,12 @@ import torch
 from deer_ros.model.checkpoint import save_checkpoint
 from deer_ros.model.flamingo import DeerVLA
 from deer_ros.training.config import TrainConfig
-from deer_ros.training.data import WindowDataset, batch_indices
+from deer_ros.training.data import WindowDataset
 from deer_ros.training.forward import FrameInputs, exit_features, media_token, run_layers
 from deer_ros.training.losses import multi_exit_losses
 from deer_ros.training.optim import (apply_lr, param_groups, set_trainable, step_seeds,
                                      warmup_factor)
+from deer_ros.training.sampling import Shard, StepBatchSampler
 from deer_ros.training.state import TrainState, load_optimizer, save_state, step_dir
 
 
@@ -23,7 +24,8 @@ class MultiExitTrainer:
     """Trains a DeerVLA's backbone and shared exit head on a WindowDataset."""
 
     def __init__(self, model: DeerVLA, tokenizer: Any, data: WindowDataset, cfg: TrainConfig,
-                 device: str = 'cpu', state: Optional[TrainState] = None):
+                 device: str = 'cpu', state: Optional[TrainState] = None,
+                 shard: Shard = Shard()):
         self.model = model.to(device)
         self.tokenizer = tokenizer
         self.data = data
@@ -31,6 +33,7 @@ class MultiExitTrainer:
         self.device = torch.device(device)
         self.state = state or TrainState()
         self.media_id = media_token(tokenizer)
+        self.sampler = StepBatchSampler(len(data), cfg.batch_size, cfg.seed, shard)
         set_trainable(model, cfg.freeze)
         self.optimizer = self._make_optimizer(cfg.phase(self.state.step))
         self._phase = cfg.phase(self.state.step)
@@ -69,7 +72,7 @@ class MultiExitTrainer:
         torch_seed, data_seed = step_seeds(cfg.seed, step)
         torch.manual_seed(torch_seed)
         gen = torch.Generator().manual_seed(data_seed)
-        batch = self.data.batch(batch_indices(len(self.data), cfg.batch_size, cfg.seed, step))
+        batch = self.data.batch(self.sampler.indices(step))
         batch = batch.to(self.device)
         self.model.train()
         in_phase = step if phase == 'joint' else step - cfg.joint_steps

@@ -6,7 +6,8 @@ from training_examples import learnable_episode, tiny_setup
 from deer_ros.model.build import preset_config
 from deer_ros.model.vision import preprocess
 from deer_ros.training.augment import random_shift
-from deer_ros.training.data import WindowDataset, batch_indices, normalize, resize_frames
+from deer_ros.training.data import WindowDataset, normalize, resize_frames
+from deer_ros.training.sampling import batch_indices
 
 
 def test_resize_matches_the_inference_preprocessing():
