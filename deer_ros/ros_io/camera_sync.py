@@ -8,7 +8,9 @@ take them are counted as dropped. Thread-safe: subscriptions add, the control lo
 Frames may hold the raw message (deer_node does): storing is then a reference, and only the
 frames of the observation actually taken are ever decoded, whatever the camera rate.
 Freshness is judged on stamps: a camera whose frames keep arriving with the same stamp is frozen,
-and counts as stale for the watchdog (its receipt time stops advancing).
+and counts as stale for the watchdog (its receipt time stops advancing). Only usable frames count:
+a frame added unchecked (a compressed image, whose data is known good only once decoded) refreshes
+its camera when confirm() says it decoded; rejected frames never keep the watchdog content.
 """
 import threading
 from collections import deque
@@ -83,8 +85,12 @@ class CameraSync:
         self.dropped = 0          # static frames never used although newer than the last taken
         self.clock_jumps = 0
 
-    def add(self, camera: str, frame: Frame) -> None:
-        """Store a frame from 'static' or 'gripper' (oldest evicted beyond queue_size)."""
+    def add(self, camera: str, frame: Frame, checked: bool = True) -> None:
+        """Store a frame from 'static' or 'gripper' (oldest evicted beyond queue_size).
+
+        checked: the frame is known usable (decoded, or a raw image whose header matched); an
+        unchecked one refreshes its camera only through confirm().
+        """
         queue = self._static if camera == 'static' else self._gripper
         with self._lock:
             self.received[camera] += 1
@@ -95,16 +101,25 @@ class CameraSync:
                 self._taken_stamp = float('-inf')
                 self._newest_stamp.clear()
                 self.clock_jumps += 1
-            self._last_s[camera] = frame.received_s
-            newest = self._newest_stamp.get(camera, float('-inf'))
-            if frame.stamp_s > newest or frame.stamp_s < newest - self.JUMP_BACK_S:
-                self._newest_stamp[camera] = frame.stamp_s
-                self._fresh_s[camera] = frame.received_s
+            if checked:
+                self._refresh(camera, frame)
             queue.append(frame)
             while len(queue) > self._queue_size:
                 old = queue.popleft()
                 if camera == 'static' and old.stamp_s > self._taken_stamp:
                     self.dropped += 1
+
+    def confirm(self, camera: str, frame: Frame) -> None:
+        """A frame added unchecked has decoded: it counts as a usable frame of its camera."""
+        with self._lock:
+            self._refresh(camera, frame)
+
+    def _refresh(self, camera: str, frame: Frame) -> None:
+        self._last_s[camera] = max(frame.received_s, self._last_s.get(camera, float('-inf')))
+        newest = self._newest_stamp.get(camera, float('-inf'))
+        if frame.stamp_s > newest or frame.stamp_s < newest - self.JUMP_BACK_S:
+            self._newest_stamp[camera] = frame.stamp_s
+            self._fresh_s[camera] = frame.received_s
 
     @property
     def cameras(self) -> Tuple[str, ...]:
@@ -133,6 +148,12 @@ class CameraSync:
         """Cameras in use that have not sent a frame (since configure / the last clear)."""
         with self._lock:
             return [c for c in self.cameras if c not in self._fresh_s]
+
+    def stale(self, now_s: float, after_s: float) -> List[str]:
+        """Cameras in use without a usable new-stamp frame for more than after_s."""
+        with self._lock:
+            return [c for c in self.cameras
+                    if c not in self._fresh_s or now_s - self._fresh_s[c] > after_s]
 
     def frozen(self, now_s: float, after_s: float) -> List[str]:
         """Cameras still sending (within after_s) whose stamp has not advanced for after_s."""

@@ -51,9 +51,9 @@ class ControlCore:
                            out_of_memory=0)
 
     # ------------------------------------------------------------------ inputs (any thread)
-    def add_frame(self, camera: str, frame: Frame) -> None:
-        """Store a decoded frame ('static' or 'gripper')."""
-        self.sync.add(camera, frame)
+    def add_frame(self, camera: str, frame: Frame, checked: bool = True) -> None:
+        """Store a frame ('static' or 'gripper'); unchecked ones count once they decode."""
+        self.sync.add(camera, frame, checked)
 
     def reject_frame(self, camera: str, reason: str, now_s: float) -> None:
         """Count and report a frame that could not be decoded."""
@@ -168,6 +168,9 @@ class ControlCore:
                              '(publish a std_msgs/String on instruction)', now_s)
             return self._hold_once('no_instruction')
         self.events.clear('inputs', 'instruction')
+        observation = self.sync.take()       # decoded first: only usable frames are fresh
+        if observation is not None:
+            observation = self._decoded(observation, now_s)
         last = self.sync.latest_received_s()
         stale, hold_now = self.watchdog.check(now_s, last)
         if last is None:
@@ -182,14 +185,12 @@ class ControlCore:
         if stale:
             return self._stale(now_s, last, hold_now)
         self.events.clear('control', 'holding')
-        observation = self.sync.take()
         if observation is None:
             if self.sync.use_gripper and self.sync.has_new():
                 self.events.note('inputs', 'sync', WARN, 'no static/gripper pair within '
                                  f'sync.slop_s {self.sync.slop_s:g} s', now_s)
             return IDLE
-        observation = self._decoded(observation, now_s)
-        return self._infer(observation, now_s) if observation is not None else IDLE
+        return self._infer(observation, now_s)
 
     def _stale(self, now_s: float, last: float, hold_now: bool) -> TickOutput:
         """Frames stopped (stale) or keep coming with one stamp (frozen): one hold, a WARN."""
@@ -202,9 +203,10 @@ class ControlCore:
                              f'{now_s - last:.2f} s (> safety.stale_image_s {after:g} s)', now_s)
         else:
             reason = 'stale_camera'
+            cameras = ' and '.join(self.sync.stale(now_s, after)) or 'camera'
             self.events.note('inputs', 'stale', WARN,
-                             f'camera stale: last new frame {now_s - last:.2f} s ago '
-                             f'(> safety.stale_image_s {after:g} s)', now_s)
+                             f'{cameras} camera stale: last usable frame {now_s - last:.2f} s '
+                             f'ago (> safety.stale_image_s {after:g} s)', now_s)
         self.events.note('control', 'holding', WARN, f'holding ({reason}): no new observation '
                          f'for {now_s - last:.2f} s', now_s)
         return self._hold(reason) if hold_now else IDLE
@@ -223,6 +225,7 @@ class ControlCore:
             except ValueError as exc:
                 self.reject_frame(camera, str(exc), now_s)
                 return None
+            self.sync.confirm(camera, frame)
         return Observation(frames[0], frames[1])
 
     def _infer(self, observation: Observation, now_s: float) -> TickOutput:

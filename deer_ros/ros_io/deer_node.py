@@ -36,7 +36,7 @@ from deer_ros.ros_io.camera_sync import Frame
 from deer_ros.ros_io.command_output import COMMAND_QOS, CommandOutput  # noqa: F401 (API)
 from deer_ros.ros_io.control_core import ControlCore
 from deer_ros.ros_io.diagnostics import ERROR, WARN, EventBook, LatencyWindow
-from deer_ros.ros_io.image_codec import ImageDecoder, decode_raw_check
+from deer_ros.ros_io.image_codec import ImageDecoder, check_compressed, decode_raw_check
 from deer_ros.ros_io.instruction import SeenMessages, instruction_reason, message_key, shorten
 from deer_ros.ros_io.node_runtime import run_node
 from deer_ros.ros_io.node_status import diagnostic_reports
@@ -133,9 +133,9 @@ class DeerNode(LifecycleNode):
         core = self.core
         if core is None:
             return
-        try:
-            if hasattr(msg, 'encoding'):
-                decode_raw_check(msg)     # cheap header checks; pixels untouched
+        raw = hasattr(msg, 'encoding')
+        try:     # cheap checks; pixels untouched (a compressed frame counts once it decodes)
+            (decode_raw_check if raw else check_compressed)(msg)
         except ValueError as exc:
             core.reject_frame(camera, str(exc), now)
             self.get_logger().warning(f'{camera} camera frame rejected: {exc}',
@@ -145,7 +145,7 @@ class DeerNode(LifecycleNode):
         if stamp == (0, 0):   # no camera stamp: ROS time of receipt (the node clock)
             now_msg = self.get_clock().now().to_msg()
             stamp = (now_msg.sec, now_msg.nanosec)
-        core.add_frame(camera, Frame(msg, stamp[0] + stamp[1] * 1e-9, now, stamp))
+        core.add_frame(camera, Frame(msg, stamp[0] + stamp[1] * 1e-9, now, stamp), checked=raw)
 
     def _on_instruction(self, msg: String, info: Any) -> None:
         key = message_key(info)     # two arguments: rclpy passes its MessageInfo

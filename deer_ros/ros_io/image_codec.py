@@ -7,12 +7,18 @@ port and is never used (see ENVIRONMENT.md). Every rejection is a ValueError say
 Compressed images are checked against MAX_SIDE and MAX_COMPRESSED_PIXELS from the size their PNG
 IHDR or JPEG SOF header declares, before anything is decoded: a few hundred kilobytes of PNG can
 declare 20000x20000 pixels (1.2 GB decoded). Other formats are rejected (their size cannot be
-checked first; ROS image_transport's compressed plugin sends PNG or JPEG).
+checked first; ROS image_transport's compressed plugin sends PNG or JPEG). A JPEG is decoded only
+when complete (jpeg_check: libjpeg decodes a truncated one with only a warning on stderr).
+
+A raw frame must match its own header exactly: `data` of `step * height` bytes. Longer data (an
+extra row, rgba8 bytes labelled rgb8) is as wrong as shorter: the header lies about the pixels.
 """
 from typing import Any, Dict, Optional, Tuple
 
 import cv2
 import numpy as np
+
+from deer_ros.ros_io.jpeg_check import decode_jpeg
 
 # encoding: (channels, numpy dtype, conversion to RGB or None)
 ENCODINGS: Dict[str, Tuple[int, str, Optional[int]]] = {
@@ -53,9 +59,7 @@ def decode_raw(encoding: str, height: int, width: int, step: int, is_bigendian: 
         raise ValueError(f'step {step} is not a multiple of the {itemsize}-byte pixel element')
     buffer = memoryview(data).cast('B') if not isinstance(data, (bytes, bytearray)) else data
     expected = step * height
-    if len(buffer) < expected:
-        raise ValueError(f'image data truncated: {len(buffer)} bytes for {height} rows of step '
-                         f'{step} (need {expected})')
+    check_data_size(len(buffer), encoding, height, width, step)
     flat = np.frombuffer(buffer, dtype=np.uint8, count=expected)
     rows = flat.reshape(height, step)[:, :row_bytes]
     pixels = rows.copy().view(np.dtype(dtype).newbyteorder('>' if is_bigendian else '<'))
@@ -73,7 +77,12 @@ def decode_compressed(format_: str, data: Any) -> np.ndarray:
                            else data, dtype=np.uint8)
     if buffer.size == 0:
         raise ValueError('compressed image has no data')
-    check_compressed_size(format_, buffer.tobytes()[:65536])
+    if check_compressed_size(format_, buffer.tobytes()[:65536]) == 'jpeg':
+        try:
+            return decode_jpeg(buffer.tobytes())
+        except ValueError as exc:
+            raise ValueError(f'compressed image rejected (format {format_!r}, {buffer.size} '
+                             f'bytes): {exc}') from exc
     bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError(f'cannot decode compressed image (format {format_!r}, '
@@ -109,8 +118,8 @@ def declared_size(head: bytes) -> Tuple[str, int, int]:
     raise ValueError('neither a PNG nor a JPEG header, so its size cannot be checked first')
 
 
-def check_compressed_size(format_: str, head: bytes) -> None:
-    """Raise ValueError unless the declared size is within MAX_SIDE and MAX_COMPRESSED_PIXELS."""
+def check_compressed_size(format_: str, head: bytes) -> str:
+    """'png' or 'jpeg'; ValueError unless the declared size is within the limits."""
     try:
         kind, width, height = declared_size(head)
     except ValueError as exc:
@@ -120,6 +129,7 @@ def check_compressed_size(format_: str, head: bytes) -> None:
         raise ValueError(f'compressed {kind} declares {width}x{height} pixels: over the limit '
                          f'of {MAX_SIDE} per side and {MAX_COMPRESSED_PIXELS} pixels; not '
                          'decoded')
+    return kind
 
 
 def _ros2_cv_bridge() -> Any:
@@ -163,12 +173,35 @@ def decode_raw_check(msg: Any) -> None:
     """Raise the ValueError decode_raw would raise for msg's encoding, size, step and data."""
     if msg.encoding not in ENCODINGS:
         raise ValueError(f'unsupported image encoding {msg.encoding!r}')
+    if not (0 < msg.height <= MAX_SIDE and 0 < msg.width <= MAX_SIDE):
+        raise ValueError(f'bad image size {msg.width}x{msg.height}')
     channels, dtype, _ = ENCODINGS[msg.encoding]
     if msg.step < msg.width * channels * np.dtype(dtype).itemsize:
         raise ValueError(f'step {msg.step} is smaller than one {msg.encoding} row')
-    if len(msg.data) < msg.step * msg.height:
-        raise ValueError(f'image data truncated: {len(msg.data)} bytes, need '
-                         f'{msg.step * msg.height}')
+    check_data_size(len(msg.data), msg.encoding, msg.height, msg.width, msg.step)
+
+
+def check_data_size(size: int, encoding: str, height: int, width: int, step: int) -> None:
+    """ValueError unless data is exactly step * height bytes (sensor_msgs/Image's contract)."""
+    expected = step * height
+    if size < expected:
+        raise ValueError(f'image data truncated: {size} bytes for {height} rows of step {step} '
+                         f'(need {expected})')
+    if size > expected:
+        raise ValueError(f'image data longer than its header: {size} bytes, but {encoding} '
+                         f'{width}x{height} with step {step} is {expected} bytes; a frame that '
+                         'does not match its own header is not used')
+
+
+def check_compressed(msg: Any) -> None:
+    """The cheap checks of a CompressedImage on arrival: data present, PNG/JPEG, size in limits.
+
+    Whether its data is complete is known only when it is decoded (decode_compressed).
+    """
+    data = msg.data
+    if len(data) == 0:
+        raise ValueError('compressed image has no data')
+    check_compressed_size(msg.format, memoryview(data).cast('B')[:65536].tobytes())
 
 
 def encode_rgb8(image: np.ndarray, padding: int = 0) -> Dict[str, Any]:

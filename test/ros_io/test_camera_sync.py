@@ -93,3 +93,16 @@ def test_an_observation_taken_before_clear_is_not_taken_again():
     sync.clear()
     sync.add('static', frame(1.0, received=9.0))    # the same frame again after activate
     assert sync.take() is None
+
+
+def test_unchecked_frames_count_as_fresh_only_once_confirmed():
+    sync = CameraSync(use_gripper=True)
+    sync.add('static', frame(1.0))
+    sync.add('gripper', frame(1.0), checked=False)    # compressed: known good once decoded
+    assert sync.latest_received_s() is None and sync.stale(1.0, 0.5) == ['gripper']
+    obs = sync.take()
+    sync.confirm('gripper', obs.gripper)
+    assert sync.latest_received_s() == 1.0 and sync.stale(1.2, 0.5) == []
+    sync.add('static', frame(2.0))
+    sync.add('gripper', frame(2.0), checked=False)    # never decoded: not fresh
+    assert sync.stale(2.0, 0.5) == ['gripper'] and sync.frozen(2.0, 0.5) == []

@@ -74,7 +74,8 @@ def test_stale_camera_holds_once_then_nothing_until_frames_return():
     out = core.tick(1.6)
     assert out.kind == 'hold' and out.reason == 'stale_camera'
     assert core.tick(1.7).kind == 'idle'
-    assert any('camera stale' in m for m in messages(core, 1.7))
+    assert any('static camera stale: last usable frame 0.70 s ago' in m
+               for m in messages(core, 1.7))
     core.add_frame('static', frame(1.8))
     assert core.tick(1.8).kind == 'act'
 

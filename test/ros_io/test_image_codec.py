@@ -6,7 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from deer_ros.ros_io.image_codec import ImageDecoder, decode_compressed, decode_raw, encode_rgb8
+from deer_ros.ros_io.image_codec import ImageDecoder, check_compressed, decode_compressed, \
+    decode_raw, decode_raw_check, encode_rgb8
+from deer_ros.ros_io.jpeg_check import missing_restart_markers
 
 
 def _image(h=5, w=7, seed=0):
@@ -96,3 +98,65 @@ def test_undecodable_compressed_is_rejected():
         decode_compressed('jpeg', b'not a jpeg at all')
     with pytest.raises(ValueError, match='no data'):
         decode_compressed('jpeg', b'')
+
+
+@pytest.mark.parametrize('extra,match', [
+    (21, 'longer than its header'),        # one extra row of 7 rgb8 pixels
+    (35, 'longer than its header'),        # rgba8 bytes (4 per pixel) labelled rgb8
+])
+def test_data_longer_than_the_header_says_is_rejected(extra, match):
+    fields = encode_rgb8(_image())
+    with pytest.raises(ValueError, match=match):
+        decode_raw('rgb8', 5, 7, 21, False, fields['data'] + bytes(extra))
+    msg = SimpleNamespace(**dict(fields, data=fields['data'] + bytes(extra)))
+    with pytest.raises(ValueError, match=match):
+        decode_raw_check(msg)
+
+
+def _jpeg(image, **params):
+    flags = [cv2.IMWRITE_JPEG_QUALITY, 90]
+    for key, value in params.items():
+        flags += [getattr(cv2, f'IMWRITE_JPEG_{key.upper()}'), value]
+    return cv2.imencode('.jpg', image, flags)[1].tobytes()
+
+
+def _camera_like(h=120, w=160):
+    return cv2.GaussianBlur(_image(h, w, seed=3), (0, 0), 2.0)
+
+
+@pytest.mark.parametrize('keep', [0.3, 0.9, -3])
+@pytest.mark.parametrize('params', [{}, {'rst_interval': 4}])
+def test_truncated_jpeg_with_its_end_marker_reappended_is_rejected(keep, params):
+    data = _jpeg(_camera_like(), **params)
+    cut = data[:int(len(data) * keep)] if keep > 0 else data[:keep]
+    assert cv2.imdecode(np.frombuffer(cut + b'\xff\xd9', np.uint8), 1) is not None  # cv2 takes it
+    with pytest.raises(ValueError, match='truncated'):
+        decode_compressed('jpeg', cut + b'\xff\xd9')
+    with pytest.raises(ValueError, match='truncated'):
+        decode_compressed('jpeg', cut)                    # no end marker at all
+
+
+@pytest.mark.parametrize('params', [{}, {'rst_interval': 3}, {'progressive': 1}])
+def test_complete_jpegs_decode_as_cv2_does(params):
+    image = _camera_like()
+    data = _jpeg(image, **params)
+    out = decode_compressed('jpeg', data)
+    expected = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), 1), cv2.COLOR_BGR2RGB)
+    assert out.shape == image.shape and np.abs(out.astype(int) - expected).max() <= 1
+    gray = _jpeg(image[..., 0].copy())
+    assert decode_compressed('jpeg', gray).shape == image.shape
+
+
+def test_missing_restart_intervals_are_counted_on_the_bytes():
+    data = _jpeg(_camera_like(), rst_interval=2)
+    assert missing_restart_markers(data) == 0
+    cut = data[:data.rfind(b'\xff\xd3')] + b'\xff\xd9'     # cut at a restart marker
+    assert missing_restart_markers(cut) >= 1
+
+
+def test_compressed_arrival_checks_are_cheap_and_clear():
+    with pytest.raises(ValueError, match='no data'):
+        check_compressed(SimpleNamespace(format='jpeg', data=b''))
+    with pytest.raises(ValueError, match='neither a PNG nor a JPEG'):
+        check_compressed(SimpleNamespace(format='jpeg', data=b'garbage' * 10))
+    check_compressed(SimpleNamespace(format='jpeg', data=_jpeg(_camera_like())))

@@ -29,6 +29,8 @@ def acts_again(graph, camera, out, timeout_s=10.0):
     ('step too small', lambda: _with(image_msg(rgb(1), time.time()), step=10), 'step 10'),
     ('truncated', lambda: _truncated(image_msg(rgb(1), time.time(), padding=2)), 'truncated'),
     ('wrong size', lambda: _with(image_msg(rgb(1), time.time()), height=64), 'truncated'),
+    ('extra row', lambda: _longer(image_msg(rgb(1), time.time()), 16 * 3), 'longer than'),
+    ('rgba8 as rgb8', lambda: _longer(image_msg(rgb(1), time.time()), 16 * 16), 'longer than'),
 ])
 def test_bad_frames_are_rejected_with_a_diagnostic(ros_graph, deer, case, make, expected):
     deer()
@@ -52,6 +54,11 @@ def test_bad_frames_are_rejected_with_a_diagnostic(ros_graph, deer, case, make, 
 def _with(msg, **fields):
     for k, v in fields.items():
         setattr(msg, k, v)
+    return msg
+
+
+def _longer(msg, extra):
+    msg.data = bytes(msg.data) + bytes(extra)   # the header still says 16x16 rgb8, step 48
     return msg
 
 
