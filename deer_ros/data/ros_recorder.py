@@ -27,7 +27,7 @@ from deer_ros.msg import ActionCommand, EpisodeStatus
 from deer_ros.ros_io.action_mapping import (command_to_action, scaling_of, scaling_setting,
                                             unscaling_problems)
 from deer_ros.ros_io.param_schema import param_specs, refuse_problems, setting
-from deer_ros.ros_io.params import declare_specs
+from deer_ros.ros_io.params import CheckedParameters, declare_specs, refuse_unknown_overrides
 from deer_ros.ros_io.settings import ActionSettings
 from deer_ros.ros_io.spin import spin_node
 
@@ -76,12 +76,17 @@ def _ns(stamp) -> int:
     return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
-class RosRecorder(Node):
+class RosRecorder(CheckedParameters, Node):
     """Records episodes from the topics of a live graph."""
 
     def __init__(self, **kwargs):
         super().__init__('ros_recorder', **kwargs)
-        cfg = self.config = RecorderConfig(**declare_specs(self, PARAM_SPECS))
+        try:
+            cfg = self.config = RecorderConfig(**declare_specs(self, PARAM_SPECS))
+            refuse_unknown_overrides(self, 'ros_recorder')
+        except Exception:
+            super().destroy_node()   # nothing else exists yet; the reason goes to the caller
+            raise
         self.scaling = cfg.scaling
         from deer_ros.ros_io.image_codec import ImageDecoder
         self.decoder = ImageDecoder(use_cv_bridge=False)

@@ -40,7 +40,8 @@ from deer_ros.ros_io.image_codec import ImageDecoder, check_compressed, decode_r
 from deer_ros.ros_io.instruction import SeenMessages, instruction_reason, message_key, shorten
 from deer_ros.ros_io.node_runtime import run_node
 from deer_ros.ros_io.node_status import diagnostic_reports
-from deer_ros.ros_io.params import check_changes, declare_all
+from deer_ros.ros_io.params import (CheckedParameters, check_changes, declare_all,
+                                    node_overrides_review)
 from deer_ros.ros_io.robot_state_input import attach_robot_state
 from deer_ros.policies.record import StepRecord
 from deer_ros.ros_io.settings import NodeSettings, model_reason, validate
@@ -61,11 +62,16 @@ def _default_loader(settings: NodeSettings) -> 'LoadedModel':
     return load(settings)
 
 
-class DeerNode(LifecycleNode):
-    """Managed node: cameras + instruction in, actions + telemetry + diagnostics out."""
+class DeerNode(CheckedParameters, LifecycleNode):
+    """Managed node: cameras + instruction in, actions + telemetry + diagnostics out.
+
+    global_args: the command line rclpy.init parsed (None: sys.argv), read to tell the node's
+    own params-file sections from shared `/**` ones (deer_ros.ros_io.param_check).
+    """
 
     def __init__(self, node_name: str = NODE_NAME, *, loader: Optional[Loader] = None,
-                 clock: Callable[[], float] = time.monotonic, **kwargs: Any):
+                 clock: Callable[[], float] = time.monotonic,
+                 global_args: Optional[List[str]] = None, **kwargs: Any):
         super().__init__(node_name, **kwargs)
         self.monotonic = clock
         self._loader = loader or _default_loader
@@ -86,6 +92,7 @@ class DeerNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self.settings = declare_all(self)
+        self.parameter_refusal = self._review_overrides(global_args, kwargs)
         self._input_group = MutuallyExclusiveCallbackGroup()
         self._control_group = MutuallyExclusiveCallbackGroup()
         self._status_group = MutuallyExclusiveCallbackGroup()
@@ -178,6 +185,17 @@ class DeerNode(LifecycleNode):
         return response
 
     # ------------------------------------------------------------------ parameters
+    def _review_overrides(self, global_args: Optional[List[str]], kwargs: Any) -> str:
+        """Warn about what only shared sections gave; the refusal ('' if none), logged now."""
+        review = node_overrides_review(self, global_args, kwargs.get('cli_args'),
+                                       kwargs.get('use_global_arguments', True))
+        for warning in review.warnings:
+            self.get_logger().warning(warning)
+        if review.refused:
+            self.get_logger().error(f'will not configure: {review.reason}. Fix the params file '
+                                    'or command line and restart the node.')
+        return review.reason
+
     def _validate_parameters(self, params: List[Parameter]) -> Any:
         result, candidate, _ = check_changes(self.settings, params)
         if result.successful and self.loaded is not None:
@@ -205,7 +223,8 @@ class DeerNode(LifecycleNode):
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load model, tokenizer and thresholds; stay unconfigured (with the reason) on failure."""
-        reasons = validate(self.settings)
+        reasons = [self.parameter_refusal] if self.parameter_refusal else []
+        reasons += validate(self.settings)
         try:
             if reasons:
                 raise ValueError('; '.join(reasons))
@@ -332,7 +351,7 @@ class DeerNode(LifecycleNode):
 def main(args: Optional[List[str]] = None, loader: Optional[Loader] = None) -> int:
     """Run deer_node until SIGINT / SIGTERM, then publish a final hold and shut down (exit 0)."""
     def deer_node() -> DeerNode:
-        return DeerNode(loader=loader)
+        return DeerNode(loader=loader, global_args=args)
     return run_node(deer_node, args)
 
 

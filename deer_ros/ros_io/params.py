@@ -1,10 +1,20 @@
-"""ROS parameter declarations and validation generated from settings (param_schema specs)."""
-from typing import Any, Dict, Iterable, List, Tuple
+"""ROS parameter declarations and validation generated from settings (param_schema specs).
+
+Also the rclpy half of the unknown-name rule (deer_ros.ros_io.param_check): review_overrides()
+reads a node's params files and `-p` rules, CheckedParameters answers a set request for an
+unknown name or a wrong type with a reason in words.
+"""
+import sys
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import yaml
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType, SetParametersResult)
 from rclpy.parameter import Parameter
 
+from deer_ros.ros_io.param_check import (OverrideReview, read_ros_args, review_overrides,
+                                         type_refusal, unknown_text)
 from deer_ros.ros_io.param_schema import ParamSpec, check_value, coerce
 from deer_ros.ros_io.settings import SPECS, NodeSettings, from_flat, validate
 
@@ -85,3 +95,81 @@ def check_changes(current: NodeSettings, params: List[Parameter]
 
 def _reject(reason: str) -> SetParametersResult:
     return SetParametersResult(successful=False, reason=reason)
+
+
+def node_overrides_review(node: Any, global_args: Optional[Sequence[str]] = None,
+                          cli_args: Optional[Sequence[str]] = None,
+                          use_global_arguments: bool = True) -> OverrideReview:
+    """The unknown-name verdict on what a node was given; call after declaring every parameter.
+
+    global_args: the command line rclpy.init parsed (None: sys.argv); cli_args and
+    use_global_arguments: the node's own, as given to its constructor.
+    """
+    argv = list(global_args if global_args is not None else sys.argv) \
+        if use_global_arguments else []
+    sources = read_ros_args(argv + list(cli_args or []))
+    documents = {path: _read_yaml(path) for path in sources.params_files}
+    given = getattr(node, '_parameter_overrides', {})   # rclpy's merged overrides (no API)
+    known = node.get_parameters_by_prefix('')
+    return review_overrides(node.get_fully_qualified_name(), list(given), list(known),
+                            sources, documents)
+
+
+def _read_yaml(path: str) -> Any:
+    try:
+        with open(path) as f:
+            return yaml.safe_load(f)
+    except (OSError, yaml.YAMLError):
+        return None      # rcl already parsed it; unreadable now is no reason to refuse
+
+
+def refuse_unknown_overrides(node: Any, who: str) -> None:
+    """For an unmanaged node: log the warnings; ValueError naming every refused override."""
+    review = node_overrides_review(node)
+    for warning in review.warnings:
+        node.get_logger().warning(warning)
+    if review.refused:
+        raise ValueError(f'{who} parameters: {review.reason}')
+
+
+class CheckedParameters:
+    """Mixin for an rclpy Node: set requests name unknown parameters and wrong types in words.
+
+    rclpy's own answers are "Invalid access to undeclared parameter(s): []" and
+    "Wrong parameter type, expected '3' got '2'", and both come before any on-set callback, so
+    the check runs here, in front of rclpy's set path (the parameter services call
+    set_parameters_atomically). An empty list for a double-array parameter is retyped
+    (`ros2 param set ... "[]"` sends an empty bool array).
+    """
+
+    def set_parameters(self, parameter_list: List[Parameter]) -> List[SetParametersResult]:
+        """Each parameter on its own, as rclpy does; refused ones do not stop the rest."""
+        return [self.set_parameters_atomically([p]) for p in parameter_list]
+
+    def set_parameters_atomically(self, parameter_list: List[Parameter]
+                                  ) -> SetParametersResult:
+        """Refuse unknown names and wrong types in words, then rclpy's checks and callbacks."""
+        parameter_list = [self._retyped(p) for p in parameter_list]
+        reasons = [r for r in map(self._refusal, parameter_list) if r]
+        if reasons:
+            reason = '; '.join(reasons)
+            self.get_logger().warning(f'parameter change rejected: {reason}')
+            return SetParametersResult(successful=False, reason=reason)
+        return super().set_parameters_atomically(parameter_list)
+
+    def _refusal(self, param: Parameter) -> Optional[str]:
+        if not self.has_parameter(param.name):
+            return unknown_text(self.get_name(), param.name,
+                                list(self.get_parameters_by_prefix('')))
+        descriptor = self.describe_parameter(param.name)
+        if descriptor.dynamic_typing:
+            return None
+        return type_refusal(param.name, Parameter.Type(descriptor.type).name.lower(),
+                            param.type_.name.lower())
+
+    def _retyped(self, param: Parameter) -> Parameter:
+        if (param.type_.name.endswith('_ARRAY') and len(param.value) == 0
+                and self.has_parameter(param.name) and self.describe_parameter(
+                    param.name).type == ParameterType.PARAMETER_DOUBLE_ARRAY):
+            return Parameter(param.name, Parameter.Type.DOUBLE_ARRAY, [])
+        return param

@@ -34,7 +34,7 @@ from deer_ros.model.api import STATE_CONVENTION
 from deer_ros.msg import ActionCommand, EpisodeStatus
 from deer_ros.ros_io.action_mapping import (command_to_action, scaling_of, scaling_setting,
                                             unscaling_problems)
-from deer_ros.ros_io.params import declare_specs
+from deer_ros.ros_io.params import CheckedParameters, declare_specs, refuse_unknown_overrides
 from deer_ros.ros_io.param_schema import param_specs, refuse_problems, setting
 from deer_ros.ros_io.settings import ActionSettings
 from deer_ros.ros_io.spin import spin_node
@@ -100,7 +100,8 @@ def declare_config(node: Node) -> SimNodeConfig:
     """Declare every SimNodeConfig field as a read-only parameter with its range; the values.
 
     An override outside a range is refused by ROS at declaration; every other unusable value
-    by SimNodeConfig (ValueError naming the parameters): the node does not start.
+    by SimNodeConfig (ValueError naming the parameters), an unknown name in the node's own
+    section by SimNode (param_check's rule): the node does not start.
     """
     return SimNodeConfig(**declare_specs(node, PARAM_SPECS))
 
@@ -128,13 +129,14 @@ def image_msg(pixels: np.ndarray, stamp, frame_id: str) -> Image:
     return msg
 
 
-class SimNode(Node):
+class SimNode(CheckedParameters, Node):
     """A MetaWorld arm behind the topics a real robot driver would offer."""
 
     def __init__(self, **kwargs):
         super().__init__('sim_node', **kwargs)
         try:
             self.config = cfg = declare_config(self)
+            refuse_unknown_overrides(self, 'sim_node')
         except Exception:
             super().destroy_node()   # nothing else exists yet; the reason goes to the caller
             raise
