@@ -27,12 +27,13 @@ class Frame:
 
     image: Any               # (H, W, 3) uint8 RGB array, or the raw message (decoded on take)
     stamp_s: float           # header.stamp in seconds (camera clock), for pairing
-    received_s: float        # receipt time, monotonic seconds (staleness is measured on it)
+    received_s: float        # receipt time on the node's clock, s (staleness is measured on it)
     stamp: Optional[Tuple[int, int]] = None   # header.stamp (sec, nanosec) exactly, echoed
+    arrived_s: Optional[float] = None   # receipt, time.monotonic() (latency); None: received_s
 
     def decoded(self, image: np.ndarray) -> 'Frame':
         """The same frame with its decoded image."""
-        return Frame(image, self.stamp_s, self.received_s, self.stamp)
+        return Frame(image, self.stamp_s, self.received_s, self.stamp, self.arrived_s)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,12 @@ class Observation:
                    self.gripper.received_s if self.gripper else self.static.received_s)
 
     @property
+    def arrived_s(self) -> float:
+        """Steady-clock arrival of the newer frame (what the engine's latency counts from)."""
+        frames = [f for f in (self.static, self.gripper) if f is not None]
+        return max(f.received_s if f.arrived_s is None else f.arrived_s for f in frames)
+
+    @property
     def oldest_received_s(self) -> float:
         """Receipt time of the older frame (the staleness of the set)."""
         return min(self.static.received_s,
@@ -62,7 +69,7 @@ class SyncStatus:
     cameras: Tuple[str, ...]             # in use: ('static',) or ('static', 'gripper')
     received: Mapping[str, int]          # camera -> frames received (read-only copy)
     dropped: int                         # static frames superseded before inference took them
-    latest_received_s: Optional[float]  # CameraSync.latest_received_s() (monotonic s)
+    latest_received_s: Optional[float]  # CameraSync.latest_received_s() (node clock, s)
 
 
 class CameraSync:

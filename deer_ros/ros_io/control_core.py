@@ -232,7 +232,7 @@ class ControlCore:
         gripper = observation.gripper.image if observation.gripper is not None else None
         try:
             record = self.engine.step(observation.static.image, gripper,
-                                      t_received=observation.received_s)
+                                      t_received=observation.arrived_s)
         except Exception as exc:   # the model failing must not take the node down
             self._count('engine_errors')
             self.events.note('control', 'engine', ERROR, f'inference failed: {exc!r}', now_s)

@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy,
@@ -40,6 +41,7 @@ from deer_ros.ros_io.image_codec import ImageDecoder, check_compressed, decode_r
 from deer_ros.ros_io.instruction import SeenMessages, instruction_reason, message_key, shorten
 from deer_ros.ros_io.node_runtime import run_node
 from deer_ros.ros_io.node_status import diagnostic_reports
+from deer_ros.ros_io.node_time import ClockWatch, NodeTime
 from deer_ros.ros_io.params import (CheckedParameters, check_changes, declare_all,
                                     node_overrides_review)
 from deer_ros.ros_io.robot_state_input import attach_robot_state
@@ -70,10 +72,12 @@ class DeerNode(CheckedParameters, LifecycleNode):
     """
 
     def __init__(self, node_name: str = NODE_NAME, *, loader: Optional[Loader] = None,
-                 clock: Callable[[], float] = time.monotonic,
+                 clock: Optional[Callable[[], float]] = None,
                  global_args: Optional[List[str]] = None, **kwargs: Any):
         super().__init__(node_name, **kwargs)
-        self.monotonic = clock
+        # The one clock of arrivals, ticks and watchdogs: sim time with use_sim_time (node_time)
+        self.monotonic = clock or NodeTime(self.get_clock())
+        self.clock_watch = ClockWatch()
         self._loader = loader or _default_loader
         self.events = EventBook()
         self.latency = LatencyWindow()
@@ -116,7 +120,8 @@ class DeerNode(CheckedParameters, LifecycleNode):
                                      callback_group=self._input_group)
         self.create_service(Trigger, '~/reset', self._on_reset, callback_group=self._input_group)
         self.output.create_stop_input(self._stop_group)   # ~/hold service, hold topic
-        self.create_timer(1.0, self._publish_diagnostics, callback_group=self._status_group)
+        self.create_timer(1.0, self._publish_diagnostics, callback_group=self._status_group,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))   # also when paused
 
     def _create_camera_subscriptions(self) -> None:
         cameras = ['static'] + (['gripper'] if self.settings.use_gripper_camera else [])
@@ -152,7 +157,8 @@ class DeerNode(CheckedParameters, LifecycleNode):
         if stamp == (0, 0):   # no camera stamp: ROS time of receipt (the node clock)
             now_msg = self.get_clock().now().to_msg()
             stamp = (now_msg.sec, now_msg.nanosec)
-        core.add_frame(camera, Frame(msg, stamp[0] + stamp[1] * 1e-9, now, stamp), checked=raw)
+        core.add_frame(camera, Frame(msg, stamp[0] + stamp[1] * 1e-9, now, stamp,
+                                     time.monotonic()), checked=raw)
 
     def _on_instruction(self, msg: String, info: Any) -> None:
         key = message_key(info)     # two arguments: rclpy passes its MessageInfo
@@ -343,9 +349,24 @@ class DeerNode(CheckedParameters, LifecycleNode):
                 f'{1000.0 * self.settings.control_period_s:.1f} ms', throttle_duration_sec=5.0)
 
     def _publish_diagnostics(self) -> None:
-        reports = diagnostic_reports(self, self.monotonic())
+        now = self.monotonic()
+        self._check_clock(now)
+        reports = diagnostic_reports(self, now)
         self.pub_diagnostics.publish(messages.diagnostic_array(
             reports, self.get_clock().now().to_msg()))
+
+    def _check_clock(self, now: float) -> None:
+        """WARN (and log once) while sim time stands still; diagnostics keep their steady 1 Hz."""
+        message, changed = self.clock_watch.check(getattr(self.monotonic, 'sim', False), now,
+                                                  time.monotonic())
+        if message:
+            self.events.note('control', 'clock', WARN, message, now)
+        else:
+            self.events.clear('control', 'clock')
+        if changed and message:
+            self.get_logger().warning(message)
+        elif changed:
+            self.get_logger().info('sim time advances again')
 
 
 def main(args: Optional[List[str]] = None, loader: Optional[Loader] = None) -> int:

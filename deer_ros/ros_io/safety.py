@@ -1,7 +1,7 @@
 """Safety as pure functions: each returns the safe result and the reason it changed anything."""
 import math
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import ClassVar, Optional, Tuple
 
 import numpy as np
 
@@ -42,15 +42,18 @@ class StaleWatchdog:
 
     stale_after_s: float
     _held: bool = False
+    JUMP_BACK_S: ClassVar[float] = 1.0
 
     def check(self, now_s: float, last_frame_s: Optional[float]) -> Tuple[bool, bool]:
         """(stale, hold_now): hold_now is True once, on the tick the camera turns stale.
 
         last_frame_s None (never received) is stale without a hold: nothing was commanded yet.
+        A frame more than JUMP_BACK_S in the future means the clock went back (a simulation
+        reset, use_sim_time switched): stale, until frames arrive on the clock as it is now.
         """
         if last_frame_s is None:
             return True, False
-        if now_s - last_frame_s <= self.stale_after_s:
+        if -self.JUMP_BACK_S <= now_s - last_frame_s <= self.stale_after_s:
             self._held = False
             return False, False
         hold_now = not self._held
