@@ -2,8 +2,9 @@
 """Print requirements/constraints.txt for the environment this runs in.
 
 Pins exactly what requirements/*.txt pulls in (transitively, following the installed packages'
-own requirements), plus torch and open-flamingo, at the installed versions; nothing else that
-happens to be in the venv. Run with the venv's python after a set-up and a green test suite:
+own requirements), plus torch, open-flamingo and lerobot, at the installed versions; nothing
+else that happens to be in the venv. Run with the venv's python after a set-up and a green test
+suite:
   .venv/bin/python scripts/freeze_constraints.py > requirements/constraints.txt
 """
 import pathlib
@@ -16,12 +17,13 @@ from packaging.utils import canonicalize_name
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FILES = ('ros.txt', 'ml.txt', 'test.txt')
-EXTRA_ROOTS = ('torch', 'open-flamingo')        # installed by setup_env.sh outside the files
+EXTRA_ROOTS = ('torch', 'open-flamingo', 'lerobot')   # installed by setup_env.sh, not the files
+NO_DEPS = {'open-flamingo', 'lerobot'}           # installed with --no-deps (pin an old torch)
 SKIP = {'setuptools', 'pip', 'wheel'}            # installer tools: not ours to pin
 HEADER = """\
-# Exact versions CI tested: every package requirements/*.txt pulls in (transitively), torch and
-# open-flamingo. scripts/setup_env.sh installs with `-c` this file, so a new upstream release
-# (transformers, tokenizers, open_clip, ...) cannot change behaviour silently.
+# Exact versions CI tested: every package requirements/*.txt pulls in (transitively), torch,
+# open-flamingo and lerobot. scripts/setup_env.sh installs with `-c` this file, so a new upstream
+# release (transformers, tokenizers, open_clip, ...) cannot change behaviour silently.
 # Upgrade: see README.md "Upgrading the pinned versions" (DEER_ROS_UNPINNED=1 set-up, full test
 # suite, then `python scripts/freeze_constraints.py > requirements/constraints.txt`).
 """
@@ -51,7 +53,7 @@ def closure(lines: List[str]) -> Dict[str, str]:
         if name not in dists:
             sys.exit(f'{req.name} is required but not installed: run scripts/setup_env.sh first')
         extras.setdefault(name, set()).update(req.extras)
-        if name == 'open-flamingo':               # installed with --no-deps (pins old torch)
+        if name in NO_DEPS:
             continue
         for text in dists[name].requires or []:
             dep = Requirement(text)

@@ -48,6 +48,7 @@ if ! fresh requirements "$req"; then
   log "installing the ML stack, simulator and test tools"
   $PIP -r requirements/ml.txt -r requirements/test.txt
   $PIP --no-deps open-flamingo==2.0.1
+  $PIP --no-deps lerobot==0.4.4
   echo "$req" > "$STAMPS/requirements"
 fi
 pkg=$(stamp_of setup.py setup.cfg pyproject.toml)
