@@ -57,8 +57,11 @@ class SimNodeConfig:
 
     tasks: Tuple[str, ...] = setting(tuple(DEFAULT_TASKS), 'MetaWorld tasks, run in this order')
     episodes_per_task: int = setting(10, 'Episodes of each task; episode e uses seed seed + e; '
-                                         'the schedule starts over when exhausted',
-                                     min=1, max=1000000)
+                                         'the schedule starts over when exhausted (unless '
+                                         'stop_after_schedule)', min=1, max=1000000)
+    stop_after_schedule: bool = setting(
+        False, 'Shut the node down (exit 0) when the last scheduled episode ends instead of '
+               'starting over; sim_demo.launch.py then ends the launch')
     max_steps: int = setting(0, "Actions per episode; 0 = the task's limit (200)", unit='actions',
                              min=0, max=1000000)
     image_size: int = setting(96, 'Static camera image side', unit='px', min=8, max=2048)
@@ -206,6 +209,11 @@ class SimNode(CheckedParameters, Node):
             self.get_logger().info(f'episode {self.episode_index} done: '
                                    f'{"success" if result.success else "failure"} '
                                    f'after {self.sim.steps} steps')
+            if self.config.stop_after_schedule and self.schedule.exhausted:
+                self.get_logger().info(f'all {len(self.schedule)} scheduled episodes done '
+                                       '(stop_after_schedule): shutting down')
+                self.context.try_shutdown()   # spin_node's loop ends; the node is destroyed
+                return
             self.start_episode()
         else:
             self._publish_state()

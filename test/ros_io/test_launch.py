@@ -63,3 +63,41 @@ def test_launch_description_builds(monkeypatch):
     spec.loader.exec_module(module)
     description = module.generate_launch_description()
     assert len(description.entities) == len(launch_arguments()) + 1
+
+
+def launch_module():
+    """The launch file as a module: its argument logic imports no `launch`."""
+    spec = importlib.util.spec_from_file_location('deer_launch_logic', LAUNCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_use_gripper_camera_overrides_only_when_given():
+    overrides = launch_module().argument_overrides
+    assert overrides('') == {} and overrides("''") == {}
+    assert overrides('true') == {'use_gripper_camera': True}
+    assert overrides('False') == {'use_gripper_camera': False}
+    with pytest.raises(ValueError, match='true or false'):
+        overrides('yes please')
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize('argument, expected', [('', True), ('false', False)])
+def test_params_file_use_gripper_camera_reaches_the_node_unless_the_argument_is_given(
+        ros_graph, tmp_path, argument, expected):
+    """The node's parameters as launch_ros passes them: the file, then the override dict."""
+    import yaml
+
+    from deer_ros.ros_io.deer_node import DeerNode
+    robot = tmp_path / 'robot.yaml'
+    robot.write_text('/**/deer_node:\n  ros__parameters:\n    use_gripper_camera: true\n')
+    args = ['--ros-args', '--params-file', str(robot)]
+    overrides = launch_module().argument_overrides(argument)
+    if overrides:   # launch_ros writes a dict to a file keyed by the node's full name
+        extra = tmp_path / 'launch_params.yaml'
+        extra.write_text(yaml.safe_dump({'/deer_node': {'ros__parameters': overrides}}))
+        args += ['--params-file', str(extra)]
+    node = ros_graph.add(DeerNode(context=ros_graph.context, cli_args=args))
+    assert node.settings.use_gripper_camera is expected
+    assert not node.parameter_refusal

@@ -148,3 +148,33 @@ def test_sim_node_exits_0_on_sigint_and_sigterm_while_stepping_4_times(ros_graph
         if proc.returncode != 0 or 'Traceback' in out:
             failures.append(f'run {run}: exit {proc.returncode}\n{out[-1500:]}')
     assert not failures, '\n'.join(failures)
+
+
+def test_sim_node_executable_exits_0_after_its_schedule_with_stop_after_schedule(ros_graph):
+    """sim_demo.launch.py ends when sim_node does: after tasks x episodes_per_task episodes."""
+    import os
+    import subprocess
+    import sys
+    import time
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'deer_ros.sim.sim_node', '--ros-args', '-p', 'tasks:=[reach-v3]',
+         '-p', 'episodes_per_task:=2', '-p', 'max_steps:=1', '-p', 'image_size:=32',
+         '-p', 'require_matching_stamp:=false', '-p', 'stop_after_schedule:=true'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    try:
+        client = ros_graph.node('client')
+        status = ros_graph.collect(EpisodeStatus, 'episode_status', 10, client)
+        pub = client.create_publisher(ActionCommand, 'action', 10)
+        ros_graph.wait_for_subscribers(pub, timeout_s=30)
+        done = lambda: [s.episode for s in status if s.done]   # noqa: E731
+        deadline = time.monotonic() + 120.0
+        while len(done()) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            pub.publish(_action(Time()))
+            ros_graph.spin_for(0.2)
+        out, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert done() == [0, 1], out
+    assert 'all 2 scheduled episodes done' in out and 'Traceback' not in out, out
