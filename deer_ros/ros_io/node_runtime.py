@@ -57,6 +57,22 @@ class SignalFlag:
             signal.signal(sig, handler)
         self._previous = {}
 
+    def release(self) -> None:
+        """End of a node's main(): after a signal, ignore further ones; else restore().
+
+        Why: a terminal Ctrl-C reaches a launched node twice (the terminal's SIGINT, then
+        launch's forwarded one 0.1-0.2 s later). Once the first has stopped the node, the
+        process is on its way out, and a restored handler (KeyboardInterrupt), or Python's
+        finalisation, which resets a Python-level handler to SIG_DFL, turned the second into
+        exit -2 after the hold and a clean shutdown. SIG_IGN survives finalisation.
+        """
+        if self.signum is None:
+            self.restore()
+            return
+        for sig in self.SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        self._previous = {}
+
     def wait(self, timeout_s: float) -> bool:
         """Sleep up to timeout_s unless signalled; True once a signal arrived.
 
@@ -147,4 +163,4 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None,
         return 0
     finally:
         rclpy.try_shutdown()
-        signals.restore()
+        signals.release()

@@ -50,4 +50,4 @@ def spin_node(factory: Callable[[], Node], args: Optional[List[str]] = None) -> 
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-        signals.restore()
+        signals.release()

@@ -67,3 +67,21 @@ def test_real_sigterm_and_sigint_set_the_flag_and_restore_puts_the_handlers_back
         finally:
             flag.restore()
         assert {s: signal.getsignal(s) for s in SignalFlag.SIGNALS} == before
+
+
+def test_release_ignores_further_signals_after_one_and_restores_without():
+    """End of main(): a second Ctrl-C must not kill the exiting process (test_signal_twice)."""
+    before = {s: signal.getsignal(s) for s in SignalFlag.SIGNALS}
+    try:
+        flag = SignalFlag().install()
+        flag.release()                                   # no signal: the old handlers return
+        assert {s: signal.getsignal(s) for s in SignalFlag.SIGNALS} == before
+        flag = SignalFlag().install()
+        os.kill(os.getpid(), signal.SIGINT)
+        assert flag.wait(1.0)
+        flag.release()
+        assert all(signal.getsignal(s) == signal.SIG_IGN for s in SignalFlag.SIGNALS)
+        os.kill(os.getpid(), signal.SIGINT)              # ignored: no KeyboardInterrupt
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
