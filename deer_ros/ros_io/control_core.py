@@ -104,6 +104,14 @@ class ControlCore:
             self.acting = False
             self.ticks.reset()
 
+    def held(self, now_s: float) -> None:
+        """A period the stop input held (a hold published, no inference): the loop kept its rate.
+
+        Counted as a tick, or the rate window would span the held period after the release and
+        report the control rate as not held for its length (3 s).
+        """
+        self.ticks.add(now_s)
+
     def status(self, now_s: float) -> CoreStatus:
         """What diagnostics show, one consistent copy taken under the lock (any thread)."""
         with self._lock:

@@ -26,8 +26,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
-from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_profile_sensor_data)
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -39,6 +38,7 @@ from deer_ros.ros_io.control_core import ControlCore
 from deer_ros.ros_io.diagnostics import ERROR, WARN, EventBook, LatencyWindow
 from deer_ros.ros_io.image_codec import ImageDecoder, check_compressed, decode_raw_check
 from deer_ros.ros_io.instruction import SeenMessages, instruction_reason, message_key, shorten
+from deer_ros.ros_io.instruction_input import INSTRUCTION_QOS, InstructionInput  # noqa: F401
 from deer_ros.ros_io.node_runtime import run_node
 from deer_ros.ros_io.node_status import diagnostic_reports
 from deer_ros.ros_io.node_time import ClockWatch, NodeTime
@@ -52,10 +52,6 @@ if TYPE_CHECKING:   # model_loader imports torch: loaded lazily, at configure
     from deer_ros.ros_io.model_loader import LoadedModel
 
 NODE_NAME = 'deer_node'
-INSTRUCTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-INSTRUCTION_VOLATILE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                                      durability=DurabilityPolicy.VOLATILE)
 Loader = Callable[[NodeSettings], 'LoadedModel']
 
 
@@ -115,9 +111,8 @@ class DeerNode(CheckedParameters, LifecycleNode):
         self.output = CommandOutput(self)   # action, action/twist, action/gripper, ...
         self.pub_diagnostics = self.create_publisher(
             messages.DiagnosticArray, '/diagnostics', 10)
-        for qos in (INSTRUCTION_QOS, INSTRUCTION_VOLATILE_QOS):   # latched and plain publishers
-            self.create_subscription(String, 'instruction', self._on_instruction, qos,
-                                     callback_group=self._input_group)
+        self.instruction_input = InstructionInput(   # plain and latched publishers
+            self, self._on_instruction, self._input_group)
         self.create_service(Trigger, '~/reset', self._on_reset, callback_group=self._input_group)
         self.output.create_stop_input(self._stop_group)   # ~/hold service, hold topic
         self.create_timer(1.0, self._publish_diagnostics, callback_group=self._status_group,
@@ -333,8 +328,10 @@ class DeerNode(CheckedParameters, LifecycleNode):
         if core is None:
             return
         if output.repeat_hold('stop'):          # latched stop: a hold each period, no inference
+            now = self.monotonic()
+            core.held(now)
             self.events.note('control', 'stop', WARN, 'hold engaged by the stop input '
-                             '(~/hold or hold topic): not acting', self.monotonic())
+                             '(~/hold or hold topic): not acting', now)
             return
         ticket = output.gate.ticket()            # before computing: a hold since voids it
         out = core.tick(self.monotonic())

@@ -25,7 +25,7 @@ RATE_TOLERANCE = 0.95    # WARN when the control loop ticks slower than this x c
 class NodeFacts:
     """The node's own fields that diagnostics show, read once per report."""
 
-    name: str
+    name: str                            # fully qualified (/arm1/deer_node): one per arm
     settings: NodeSettings
     loaded: Optional['LoadedModel']      # None: unconfigured
     model_error: str                     # why configure failed ('' when it did not)
@@ -38,7 +38,7 @@ class NodeFacts:
 
 def node_facts(node: Any) -> NodeFacts:
     """A DeerNode's facts (duck-typed here only: tests pass a namespace)."""
-    return NodeFacts(node.get_name(), node.settings, node.loaded, node.model_error,
+    return NodeFacts(node.get_fully_qualified_name(), node.settings, node.loaded, node.model_error,
                      node.instruction_rejected, node.instructions_received, node.last_record,
                      node.decoder.backend, node.output.gate.reason('stop'))
 
@@ -85,7 +85,7 @@ def status_reports(facts: NodeFacts, core: Optional[CoreStatus], events: EventBo
         _control(inputs.values['control'], core, facts)
         _rate(inputs.values['control'], core, facts, events, now_s)
     _stop(inputs.values['control'], facts, events, now_s)
-    return build_reports(facts.name, f'deer_node/{settings.model.preset}', events, inputs,
+    return build_reports(facts.name, f'{facts.name}/{settings.model.preset}', events, inputs,
                          now_s, window_s=2.0, ok_messages=ok)
 
 

@@ -46,7 +46,7 @@ def acting_node(ticks=3):
         settings=settings, core=core, loaded=loaded, events=events, model_error='',
         instruction_rejected='', instructions_received=1, last_record=record,
         decoder=ImageDecoder(), output=SimpleNamespace(gate=gate),
-        get_name=lambda: 'deer_node'), t + 0.125
+        get_fully_qualified_name=lambda: '/deer_node'), t + 0.125
 
 
 def plain(reports):
@@ -59,7 +59,7 @@ def plain(reports):
 def test_reports_show_the_cores_counts_and_the_nodes_facts():
     node, now = acting_node()
     reports = plain(diagnostic_reports(node, now))
-    level, message, inputs = reports['deer_node: inputs']
+    level, message, inputs = reports['/deer_node: inputs']
     assert level == WARN and 'static camera frame rejected: bad encoding' in message
     assert list(inputs) == ['static_frames', 'gripper_frames', 'dropped_frames',
                             'rejected_frames', 'last_frame_age_s', 'instruction',
@@ -68,7 +68,7 @@ def test_reports_show_the_cores_counts_and_the_nodes_facts():
         ('3', '3', '1')
     assert inputs['last_frame_age_s'] == '0.125' and inputs['instruction'] == 'open the drawer'
     assert inputs['image_decoder'] == node.decoder.backend
-    _, message, control = reports['deer_node: control']
+    _, message, control = reports['/deer_node: control']
     assert message == 'acting'
     assert list(control) == ['full_gflops', 'avg_fraction', 'budget_avg_gflops',
                              'budget_avg_fraction', 'controller_saturated', 'control_rate_hz',
@@ -77,7 +77,7 @@ def test_reports_show_the_cores_counts_and_the_nodes_facts():
                              'engine_errors', 'resets', 'exit_policy', 'avg_gflops',
                              'threshold_scale', 'dry_run', 'stop_engaged']
     assert (control['actions'], control['holds'], control['resets']) == ('3', '0', '1')
-    _, message, model = reports['deer_node: model']
+    _, message, model = reports['/deer_node: model']
     assert message.startswith('uncalibrated: exit.thresholds empty')   # loaded.warnings
     assert list(model) == ['state', 'preset', 'checkpoint', 'device', 'num_exits',
                            'total_layers', 'gpu_memory_used_mb', 'max_resident_exit',
@@ -88,9 +88,9 @@ def test_unconfigured_node_reports_without_a_core():
     node, now = acting_node()
     node.core, node.loaded, node.last_record = None, None, None
     reports = plain(diagnostic_reports(node, now + 10.0))   # the rejected frame's WARN is over
-    assert reports['deer_node: inputs'][1] == 'not active'
-    assert reports['deer_node: model'][2]['state'] == 'unconfigured'
-    assert list(reports['deer_node: control'][2]) == ['stop_engaged']
+    assert reports['/deer_node: inputs'][1] == 'not active'
+    assert reports['/deer_node: model'][2]['state'] == 'unconfigured'
+    assert list(reports['/deer_node: control'][2]) == ['stop_engaged']
 
 
 def test_core_status_is_a_frozen_copy_taken_under_the_cores_lock():
