@@ -122,7 +122,9 @@ class DeerNode(CheckedParameters, LifecycleNode):
         cameras = ['static'] + (['gripper'] if self.settings.use_gripper_camera else [])
         compressed = self.settings.image_transport == 'compressed'
         for camera in cameras:
-            topic = f'camera/{camera}/image_raw' + ('/compressed' if compressed else '')
+            topic = f'camera/{camera}/image_raw'
+            if compressed:   # as image_transport: the base name resolved (remaps), then suffix
+                topic = self.resolve_topic_name(topic) + '/compressed'
             self._camera_subs.append(self.create_subscription(
                 CompressedImage if compressed else Image, topic,
                 lambda msg, cam=camera: self._on_image(cam, msg), qos_profile_sensor_data,
