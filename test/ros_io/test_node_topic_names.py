@@ -37,7 +37,7 @@ def test_remapping_the_base_topic_moves_the_compressed_subscription(
     try:
         out = outputs(ros_graph) if not namespace else None
         node = runner.node
-        ros_graph.spin_until(lambda: node.core is not None, 10.0, 'configured')
+        ros_graph.spin_until(lambda: node._camera_subs, 10.0, 'the camera subscription')
         topics = [s.topic_name for s in node._camera_subs]
         assert topics == [expected], topics
         if out is None:
