@@ -89,8 +89,9 @@ def test_slow_simulation_frames_on_time_in_sim_time_get_no_stale_hold(ros_graph,
 def test_fast_simulation_one_second_camera_gap_gets_a_hold(ros_graph, deer):
     """Real-time factor 3: a 1 s sim-time gap (0.33 s of wall time) is stale (> 0.5 s sim)."""
     sim, camera, out = start(ros_graph, deer, 3.0, 0.1)
-    sim.run(30.0, camera, until=lambda: len(acted(out)) >= 3)
-    assert len(acted(out)) >= 3
+    # from an action on: the watchdog has just seen fresh frames (a hold before it is re-armed)
+    sim.run(30.0, camera, until=lambda: len(acted(out)) >= 3 and not out['action'][-1].hold)
+    assert len(acted(out)) >= 3 and not out['action'][-1].hold
     gap = len(out['action'])
     camera.streaming = False
     sim.run(1.0, camera)
