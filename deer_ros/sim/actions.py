@@ -28,8 +28,12 @@ class ConvertedAction:
     reason: str = ''        # why, for logs
 
 
-def to_metaworld(action: np.ndarray) -> ConvertedAction:
-    """Model 7-D action -> MetaWorld 4-D action. Rotations dropped; non-finite values -> 0."""
+def to_metaworld(action: np.ndarray, grip_effort: float = 1.0) -> ConvertedAction:
+    """Model 7-D action -> MetaWorld 4-D action. Rotations dropped; non-finite values -> 0.
+
+    A close command (gripper < 0) closes the fingers with grip_effort (0..1], the grasp force
+    setting of the task (TaskSpec.grip_effort); open is always full effort.
+    """
     action = np.asarray(action, dtype=np.float32).reshape(-1)
     if action.shape != (ACTION_DIM,):
         raise ValueError(f'expected a ({ACTION_DIM},) action, got {action.shape}')
@@ -41,7 +45,7 @@ def to_metaworld(action: np.ndarray) -> ConvertedAction:
     if np.any(clipped != action):
         reasons.append('values clipped to [-1, 1]')
     gripper = clipped[6]
-    effort = -1.0 if gripper >= 0.0 else 1.0      # +1 open -> effort -1 (open fingers)
+    effort = -1.0 if gripper >= 0.0 else grip_effort   # +1 open -> effort -1 (open fingers)
     out = np.array([clipped[0], clipped[1], clipped[2], effort], dtype=np.float32)
     return ConvertedAction(out, bool(reasons), '; '.join(reasons))
 

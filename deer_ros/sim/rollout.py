@@ -77,7 +77,7 @@ def expert_episode(sim: MetaWorldSim, task: str, seed: int,
             'hand_offset_m': None if offset is None else [float(v) for v in offset],
             'control_dt_s': sim.control_dt_s, 'source': 'metaworld-expert'}
     info.update(meta or {})
-    return Episode(instruction=sim.spec.instruction, task=sim.spec.env_name,
+    return Episode(instruction=sim.instruction, task=sim.spec.env_name,
                    static=np.stack(statics), gripper=np.stack(grippers),
                    actions=np.stack(actions).astype(np.float32), success=sim.success, meta=info,
                    state=np.stack(states))
@@ -116,7 +116,7 @@ def relabelled_episode(sim: MetaWorldSim, task: str, seed: int, driver: Driver,
             'control_dt_s': sim.control_dt_s, 'source': 'dagger',
             'expert_mix': float(expert_mix), 'expert_steps': expert_steps}
     info.update(meta or {})
-    return Episode(instruction=sim.spec.instruction, task=sim.spec.env_name,
+    return Episode(instruction=sim.instruction, task=sim.spec.env_name,
                    static=np.stack(statics), gripper=np.stack(grippers),
                    actions=np.stack(labels).astype(np.float32), success=sim.success, meta=info,
                    state=np.stack(states))

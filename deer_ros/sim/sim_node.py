@@ -254,7 +254,7 @@ class SimNode(CheckedParameters, Node):
     def _publish_status(self, stamp=None, aborted: bool = False) -> None:
         msg = EpisodeStatus()
         msg.header.stamp = stamp or self.get_clock().now().to_msg()
-        msg.task, msg.instruction = self.sim.spec.env_name, self.sim.spec.instruction
+        msg.task, msg.instruction = self.sim.spec.env_name, self.sim.instruction
         msg.episode, msg.step, msg.max_steps = (max(self.episode_index, 0), self.sim.steps,
                                                 self.sim.max_steps)
         msg.action_stamp = self._action_stamp

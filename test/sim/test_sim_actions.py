@@ -11,6 +11,12 @@ def test_gripper_open_maps_to_negative_metaworld_effort():
     assert open_cmd.metaworld[3] == -1.0 and close_cmd.metaworld[3] == 1.0
 
 
+def test_close_uses_the_task_grip_effort_and_open_stays_full():
+    closed = to_metaworld(np.array([0, 0, 0, 0, 0, 0, -1.0]), grip_effort=0.6)
+    opened = to_metaworld(np.array([0, 0, 0, 0, 0, 0, 1.0]), grip_effort=0.6)
+    assert closed.metaworld[3] == pytest.approx(0.6) and opened.metaworld[3] == -1.0
+
+
 def test_rotations_are_dropped_and_xyz_passes_through():
     out = to_metaworld(np.array([0.1, -0.2, 0.3, 0.9, -0.9, 0.5, 1.0]))
     np.testing.assert_allclose(out.metaworld[:3], [0.1, -0.2, 0.3], rtol=1e-6)

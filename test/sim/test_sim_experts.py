@@ -3,9 +3,10 @@ import pytest
 
 from deer_ros.sim.metaworld_sim import MetaWorldSim, SimConfig
 from deer_ros.sim.rollout import ExpertConfig, expert_episode
-from deer_ros.sim.tasks import TASKS
+from deer_ros.sim.tasks import DEPTH_SUITE, TASKS
 
 FAST_TASKS = ['reach-v3', 'button-press-topdown-v3']
+CONTACT_TASKS = [t for t in DEPTH_SUITE if TASKS[t].goals is None]
 
 
 def _successes(task, seeds, noise=0.0):
@@ -20,6 +21,11 @@ def _successes(task, seeds, noise=0.0):
 @pytest.mark.parametrize('task', FAST_TASKS)
 def test_expert_succeeds_on_fast_tasks(task):
     assert all(_successes(task, [0]))
+
+
+@pytest.mark.parametrize('task', CONTACT_TASKS)
+def test_expert_succeeds_on_the_contact_tasks_of_the_depth_suite(task):
+    assert all(_successes(task, [1]))
 
 
 @pytest.mark.slow
