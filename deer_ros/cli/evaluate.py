@@ -7,6 +7,12 @@ Every configuration runs the same episodes (tasks x scene seeds, paired comparis
   online-F      the same thresholds with our online controller (budget_avg_fraction = F)
   skip          DySL layer skipping at full depth (and deer-F+skip, DeeR + skipping)
   skip-F        DySL skipping with the online controller scaling its skip limits to hold F
+  full-shuffled the full model told another target's instruction (the control; language tasks)
+
+--suite depth runs the issue-25 suite (contact-rich and language-conditioned tasks); with a
+language-conditioned task in the run the `control` family joins the default families, and the
+summary compares `full-shuffled` with `full` on those tasks against the 1/k an
+instruction-blind policy can reach.
 
 Default: in-process, i.e. MetaWorldSim driven by the InferenceEngine and the action mapping that
 deer_node runs (no ROS transport; identical decisions). --ros runs each configuration through
@@ -35,18 +41,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from deer_ros.evaluation.benchmark import BenchmarkRequest
     from deer_ros.evaluation.runner import EvalSettings
     from deer_ros.evaluation.suite import DEFAULT_FRACTIONS, FAMILIES
+    from deer_ros.sim.tasks import SUITES
     add_model_flags(parser.add_argument_group('model'))
     episodes = parser.add_argument_group('episodes')
-    episodes.add_argument('--tasks', nargs='*', default=None,
-                          help='MetaWorld tasks (default: all ten registered)')
+    tasks = episodes.add_mutually_exclusive_group()
+    tasks.add_argument('--tasks', nargs='*', default=None,
+                       help='MetaWorld tasks (default: the suite)')
+    tasks.add_argument('--suite', default='default', choices=sorted(SUITES),
+                       help='a registered task suite: default = the ten original tasks, '
+                       'depth = contact-rich + language-conditioned (default: %(default)s)')
     add_config_flags(episodes, EvalSettings, exclude=EXECUTION,
                      rename={'use_gripper_camera': 'gripper-camera'})
     configs = parser.add_argument_group('configurations')
     configs.add_argument('--budgets', type=float, nargs='*', default=list(DEFAULT_FRACTIONS),
                          help='average-compute budgets as fractions of the full model '
                          '(default: %(default)s)')
-    configs.add_argument('--families', nargs='*', default=list(FAMILIES), choices=FAMILIES,
-                         help='configuration families to run')
+    configs.add_argument('--families', nargs='*', default=None, choices=FAMILIES,
+                         help='configuration families to run (default: all but control; '
+                         'control too when a task is language-conditioned)')
     configs.add_argument('--configs', nargs='*', default=None,
                          help='only these configuration names (e.g. full deer-0.33)')
     add_config_flags(configs, BenchmarkRequest, only=('calibration', 'calibration_episodes'))
@@ -81,14 +93,16 @@ def run(args: argparse.Namespace) -> int:
     from deer_ros.cli.config_flags import config_from_args
     from deer_ros.evaluation.benchmark import BenchmarkRequest, run_benchmark
     from deer_ros.evaluation.runner import EvalSettings
-    from deer_ros.sim.tasks import DEFAULT_TASKS, get_task
+    from deer_ros.evaluation.suite import default_families
+    from deer_ros.sim.tasks import get_task, suite_tasks
     warnings: list = []
     model = model_from_args(args, warnings)
-    tasks = tuple(get_task(t).env_name for t in (args.tasks or DEFAULT_TASKS))
+    tasks = tuple(get_task(t).env_name for t in (args.tasks or suite_tasks(args.suite)))
+    families = args.families or default_families(any(get_task(t).targets > 1 for t in tasks))
     request = config_from_args(
         BenchmarkRequest, args, model=model,
         settings=config_from_args(EvalSettings, args, tasks=tasks),
         output_dir=pathlib.Path(args.output_dir), fractions=tuple(args.budgets),
-        families=tuple(args.families), config_names=args.configs,
+        families=tuple(families), config_names=args.configs,
         command='deer-ros ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]), warnings=warnings)
     return run_benchmark(request)

@@ -23,12 +23,14 @@ Example:
   deer-ros record -o data/demos --episodes-per-task 20 --tasks drawer-open-v3 reach-v3
   deer-ros record -o data/dagger --policy models/mini-metaworld --image-size 64 --seed 100
   deer-ros record -o data/dart --action-noise 0.3 --label expert --start-jitter 0.1 0.08 0.06
+  deer-ros record -o data/depth --suite depth --episodes-per-task 20 --image-size 64
 """
 import argparse
 import time
 
 from deer_ros.sim.metaworld_sim import MAX_HAND_OFFSET_M
 from deer_ros.sim.rollout import LABELS, ExpertConfig, expert_episode, relabelled_episode
+from deer_ros.sim.tasks import SUITES
 
 COMMAND = 'record'
 HELP = 'run MetaWorld scripted experts and write demonstration episodes'
@@ -38,8 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `deer-ros record`."""
     parser.add_argument('-o', '--output', default='data/demos',
                         help='dataset directory (created; default %(default)s)')
-    parser.add_argument('--tasks', nargs='+', default=None, metavar='TASK',
-                        help='MetaWorld tasks (default: all registered)')
+    tasks = parser.add_mutually_exclusive_group()
+    tasks.add_argument('--tasks', nargs='+', default=None, metavar='TASK',
+                       help='MetaWorld tasks (default: the suite)')
+    tasks.add_argument('--suite', default='default', choices=sorted(SUITES),
+                       help='a registered task suite (deer_ros/sim/tasks.py; default '
+                       '%(default)s: the ten original tasks)')
     parser.add_argument('--episodes-per-task', type=int, default=10, metavar='N',
                         help='episodes per task (default %(default)s)')
     parser.add_argument('--seed', type=int, default=0,
@@ -79,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
     from deer_ros.data.recording import list_episodes, write_episode
     from deer_ros.sim.metaworld_sim import MetaWorldSim, SimConfig
-    from deer_ros.sim.tasks import DEFAULT_TASKS, get_task
+    from deer_ros.sim.tasks import get_task, suite_tasks
 
-    tasks = [get_task(t).env_name for t in (args.tasks or DEFAULT_TASKS)]
+    tasks = [get_task(t).env_name for t in (args.tasks or suite_tasks(args.suite))]
     if list_episodes(args.output) and not args.append:
         print(f'{args.output} already holds episodes; use --append or another --output')
         return 1

@@ -7,7 +7,7 @@ from typing import List, Optional, Tuple
 
 from deer_ros.evaluation.model_spec import ModelSpec
 from deer_ros.evaluation.runner import EvalSettings
-from deer_ros.evaluation.suite import DEFAULT_FRACTIONS, FAMILIES
+from deer_ros.evaluation.suite import DEFAULT_FRACTIONS, STANDARD_FAMILIES
 from deer_ros.ros_io.param_schema import setting
 
 IN_PROCESS_NOTE = ('in-process: MetaWorldSim driven by the InferenceEngine and the action '
@@ -24,7 +24,7 @@ class BenchmarkRequest:
     settings: EvalSettings
     output_dir: pathlib.Path
     fractions: Tuple[float, ...] = DEFAULT_FRACTIONS
-    families: Tuple[str, ...] = FAMILIES
+    families: Tuple[str, ...] = STANDARD_FAMILIES
     config_names: Optional[List[str]] = None
     calibration: str = setting('', 'calibration YAML (deer-ros calibrate); empty: next to the '
                                    'checkpoint, else made on the fly')

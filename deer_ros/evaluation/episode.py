@@ -29,7 +29,8 @@ class EpisodeResult:
     skipped: List[int] = field(default_factory=list)           # layers skipped per action
     exits: List[int] = field(default_factory=list)             # exit index per action
     latency_ms: List[float] = field(default_factory=list)      # engine latency per action
-    ended_by: str = ''             # 'success' | 'max_steps' | 'hold' (non-finite action)
+    ended_by: str = ''             # 'success' | 'max_steps' | 'hold' | 'wrong_target'
+    instruction: str = ''          # what the policy was told (the control: another target's)
     frames: Optional[List[np.ndarray]] = None                   # static frames (keep_frames)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -46,18 +47,21 @@ class EpisodeResult:
 
 def run_episode(sim: Any, engine: Any, task: str, seed: int, config_name: str = '',
                 settings: Optional[NodeSettings] = None, use_gripper_camera: bool = True,
-                keep_frames: bool = False) -> EpisodeResult:
+                keep_frames: bool = False, instruction: str = 'given') -> EpisodeResult:
     """Run one episode of `task` from scene `seed` until success or the sim's step limit.
 
     The engine's history is reset at the start (a new rollout), its controllers are not.
     A non-finite model action (the node would publish a hold and the sim would not step) ends
-    the episode as a failure with ended_by='hold'.
+    the episode as a failure with ended_by='hold'. instruction 'shuffled' tells the engine
+    another target's instruction (sim.control_instruction); the scene and its success test
+    stay the episode's.
     """
     settings = settings or NodeSettings()
     obs = sim.reset(task, seed)
-    engine.reset(obs.instruction)
+    told = obs.instruction if instruction == 'given' else sim.control_instruction(seed)
+    engine.reset(told)
     result = EpisodeResult(config_name, obs.task, int(seed), False, 0,
-                           float(engine.full_gflops),
+                           float(engine.full_gflops), instruction=told,
                            frames=[obs.static] if keep_frames else None)
     while not sim.done:
         record = engine.step(obs.static, obs.gripper if use_gripper_camera else None,
@@ -75,6 +79,8 @@ def run_episode(sim: Any, engine: Any, task: str, seed: int, config_name: str = 
                                    settings.action)
         step = sim.step(action)
         obs = step.observation
+        if 'wrong_target' in step.info:
+            result.ended_by = 'wrong_target'
         if keep_frames:
             result.frames.append(obs.static)
     result.success, result.steps = bool(sim.success), int(sim.steps)

@@ -3,13 +3,15 @@ import json
 import pathlib
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from deer_ros.evaluation.control import control_checks, control_lines
 from deer_ros.evaluation.episode import EpisodeResult
 from deer_ros.evaluation.suite import EvalConfig
 from deer_ros.evaluation.summary import (ConfigSummary, CurveCheck, TargetCheck,
                                          against_fixed_curve)
 
 STYLE = {'full': ('black', 's'), 'fixed': ('tab:gray', 'o'), 'deer': ('tab:blue', 'D'),
-         'online': ('tab:orange', '^'), 'skip': ('tab:green', 'v')}
+         'online': ('tab:orange', '^'), 'skip': ('tab:green', 'v'),
+         'control': ('tab:red', 'x')}
 
 
 def _pct(x: float) -> str:
@@ -212,4 +214,8 @@ def markdown(summaries: Sequence[ConfigSummary], configs: Sequence[EvalConfig],
               curve_lines(against_fixed_curve(summaries, families)), '', '### Target', '',
               target_lines(checks, next((s.success_rate for s in summaries
                                          if s.config == 'full'), 1.0))]
+    controls = {c.name: 'full' for c in configs if c.instruction == 'shuffled'}
+    if controls:
+        parts += ['', '### Shuffled-instruction control (language-conditioned tasks)', '',
+                  control_lines(control_checks(summaries, controls))]
     return '\n'.join(parts)

@@ -65,6 +65,11 @@ def evaluate_over_ros(spec: ModelSpec, configs: Sequence[EvalConfig], settings: 
                       work_dir: Optional[pathlib.Path] = None, calibration: Any = None
                       ) -> List[EpisodeResult]:
     """One sim_node + deer_node graph per configuration; episodes in sim_node's order."""
+    shuffled = [c.name for c in configs if c.instruction != 'given']
+    if shuffled:
+        raise ValueError(f'{shuffled}: the shuffled-instruction control runs in-process only '
+                         '(sim_node publishes the episode\'s own instruction); drop --ros or '
+                         'the control family')
     results: List[EpisodeResult] = []
     seeds = settings.seeds
     root = pathlib.Path(work_dir or tempfile.mkdtemp(prefix='deer_eval_ros_'))

@@ -83,7 +83,8 @@ class Worker:
         out = []
         for seed in self.settings.seeds:
             result = run_episode(self.sim, engine, task, seed, config.name,
-                                 use_gripper_camera=self.settings.use_gripper_camera)
+                                 use_gripper_camera=self.settings.use_gripper_camera,
+                                 instruction=config.instruction)
             out.append(result)
             if on_episode is not None:
                 on_episode(result)

@@ -12,11 +12,18 @@ solver; static, budget_gain 0), `online-F` starts there and lets the controller 
 limits to hold F (skipping has no calibration to be static with). The
 thresholds listed here (solved for F of the calibration's mean full model) are the fallback of
 an engine without a calibration.
+
+The `control` family is the shuffled-instruction control of language-conditioned tasks:
+`full-shuffled` runs the full model on the same episodes but tells it another target's
+instruction (MetaWorldSim.control_instruction). A policy that uses the instruction drops to at
+most 1/k there; one that ignores it scores the same as `full`.
 """
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-FAMILIES = ('full', 'fixed', 'deer', 'online', 'skip')
+FAMILIES = ('full', 'fixed', 'deer', 'online', 'skip', 'control')
+STANDARD_FAMILIES = FAMILIES[:-1]        # the default; 'control' joins for language tasks
+INSTRUCTIONS = ('given', 'shuffled')     # what the policy is told: the episode's, or another's
 DEFAULT_FRACTIONS = (0.25, 0.33, 0.5)
 
 
@@ -29,10 +36,14 @@ class EvalConfig:
     description: str                           # one line for the table
     engine: Dict[str, Any] = field(default_factory=dict)   # EngineConfig field overrides
     budget_fraction: Optional[float] = None    # target average compute / full model
+    instruction: str = 'given'                 # one of INSTRUCTIONS
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f'family must be one of {FAMILIES}, got {self.family!r}')
+        if self.instruction not in INSTRUCTIONS:
+            raise ValueError(f'instruction must be one of {INSTRUCTIONS}, '
+                             f'got {self.instruction!r}')
 
 
 ThresholdSource = Callable[[float], List[float]]   # budget in GMAC -> thresholds per exit
@@ -40,7 +51,7 @@ ThresholdSource = Callable[[float], List[float]]   # budget in GMAC -> threshold
 
 def build_suite(num_exits: int, full_gmacs: float, thresholds_for: ThresholdSource,
                 fractions: Sequence[float] = DEFAULT_FRACTIONS,
-                families: Sequence[str] = FAMILIES) -> List[EvalConfig]:
+                families: Sequence[str] = STANDARD_FAMILIES) -> List[EvalConfig]:
     """The standard configurations, in table order (see the module docstring)."""
     unknown = set(families) - set(FAMILIES)
     if unknown:
@@ -52,6 +63,10 @@ def build_suite(num_exits: int, full_gmacs: float, thresholds_for: ThresholdSour
     if 'full' in families:
         out.append(EvalConfig('full', 'full', f'full model (exit {last}, baseline)',
                               {'policy': 'full'}))
+    if 'control' in families:
+        out.append(EvalConfig('full-shuffled', 'control', 'full model told another target '
+                              '(language tasks; control)', {'policy': 'full'},
+                              instruction='shuffled'))
     if 'fixed' in families:
         out += [EvalConfig(f'fixed-{k}', 'fixed', f'fixed exit {k}',
                            {'policy': 'fixed', 'fixed_exit': k}) for k in range(last)]
@@ -84,6 +99,11 @@ def build_suite(num_exits: int, full_gmacs: float, thresholds_for: ThresholdSour
                                    'budget_avg_fraction': fraction, 'budget_gain': 0.0,
                                    'skip_enabled': True}, fraction))
     return out
+
+
+def default_families(language_conditioned: bool) -> List[str]:
+    """The families run when none are named: the control only where it means something."""
+    return list(FAMILIES if language_conditioned else STANDARD_FAMILIES)
 
 
 def select(suite: Sequence[EvalConfig], names: Optional[Sequence[str]]) -> List[EvalConfig]:

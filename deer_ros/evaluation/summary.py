@@ -126,7 +126,7 @@ def against_fixed_curve(summaries: Sequence[ConfigSummary], families: Dict[str, 
     ys = [s.success_rate for s in static]
     out = []
     for s in summaries:
-        if families.get(s.config) in ('full', 'fixed') or not s.episodes:
+        if families.get(s.config) in ('full', 'fixed', 'control') or not s.episodes:
             continue
         at = interpolate_curve(xs, ys, s.fraction_of_full)
         out.append(CurveCheck(s.config, s.fraction_of_full, s.success_rate, at,
