@@ -6,6 +6,7 @@
   deer-ros bench load             deadline misses and budget error before/after a CPU load step
   deer-ros bench fastpath         fast path before/after in one run (+ torch.compile check)
   deer-ros bench costs            analytic GMAC and parameter memory per exit (meta device)
+  deer-ros bench train            training samples/s: 1 vs N processes (torchrun), fp32 vs bf16
 
 Each prints markdown and, with --out DIR (default runs/bench), writes <name>.json and <name>.md.
 Random weights; CPU uses the small presets, a GPU machine can run deer-3b / deer-9b.
@@ -21,7 +22,7 @@ HELP = 'benchmarks: per-exit cost, proportionality, node overhead, load, fast pa
 
 def _configs() -> Dict[str, Tuple[type, Callable, Callable]]:
     """WHICH -> (its config, run, markdown); the config's fields are the flags."""
-    from deer_ros.bench import exits, fastpath, load, node, proportionality
+    from deer_ros.bench import exits, fastpath, load, node, proportionality, train_throughput
     return {
         'exits': (exits.ExitsConfig, exits.run_exits, exits.exits_markdown),
         'proportionality': (proportionality.ProportionalityConfig,
@@ -30,6 +31,8 @@ def _configs() -> Dict[str, Tuple[type, Callable, Callable]]:
         'node': (node.NodeBenchConfig, node.run_node, node.node_markdown),
         'load': (load.LoadConfig, load.run_load, load.load_markdown),
         'fastpath': (fastpath.FastPathConfig, fastpath.run_fastpath, fastpath.fastpath_markdown),
+        'train': (train_throughput.TrainBenchConfig, train_throughput.run_train_bench,
+                  train_throughput.train_bench_markdown),
     }
 
 
@@ -37,7 +40,8 @@ HELPS = {'exits': 'per-exit latency, GMAC and memory vs the full model',
          'proportionality': 'latency ratio vs FLOPs ratio, check overhead',
          'node': 'node overhead per frame for two 640x480 cameras',
          'load': 'deadline and budget before/after a competing CPU load',
-         'fastpath': 'fast path before/after in one run'}
+         'fastpath': 'fast path before/after in one run',
+         'train': 'training samples/s per world size (torchrun) and precision, in one run'}
 
 
 def _output_flags(p: argparse.ArgumentParser, strict_help: str) -> None:

@@ -1,4 +1,4 @@
-"""Train a multi-exit model on recorded episodes (DeeR's recipe, deer_vla.md section 5).
+r"""Train a multi-exit model on recorded episodes (DeeR's recipe, deer_vla.md section 5).
 
 Samples are windows of --window consecutive frames with the episode's instruction. One shared
 exit head is trained on every exit's feature sequence and on random-exit histories (an exit
@@ -20,8 +20,22 @@ plot is OUTPUT/loss.png.
 A small preset has no pretrained weights, so by default everything trains, the vision
 encoder included (--freeze to change). See docs/training.md.
 
-Example:
+Several processes / GPUs: start the same command with torchrun (torch.distributed; NCCL on
+GPUs, one per process, gloo on CPU). --batch-size is the global batch: each of N processes
+trains on batch_size / N windows of it, gradients are averaged by DistributedDataParallel, and
+rank 0 alone prints, plots and writes checkpoints. With the same --batch-size and --seed the
+run equals a one-process run up to float rounding, and a checkpoint resumes on any number of
+processes that divides the batch. train_state.json records the world size and precision.
+
+Precision: --precision bf16 or fp16 autocasts the forward (CUDA or CPU); the trained weights,
+their gradients and AdamW's state stay fp32; fp16 adds loss scaling (GradScaler); weights
+frozen by --freeze are kept in the compute precision. --checkpoint-activations recomputes
+each language-model layer in the backward pass instead of storing its activations.
+
+Examples:
   deer-ros train runs/demos-tiny --preset tiny -o runs/train-tiny --export models/tiny-metaworld
+  torchrun --nproc-per-node 8 -m deer_ros.cli train DATA --init models/deer-3b \
+      --freeze deer --batch-size 32 --precision bf16 --checkpoint-activations -o runs/ft
 """
 import argparse
 
@@ -45,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--export', metavar='DIR',
                         help='also write the final model and its loss plot to DIR')
     add_config_flags(parser, TrainConfig, rename={'num_threads': 'threads'},
-                     optional=('joint_steps', 'head_steps'))
+                     optional=('joint_steps', 'head_steps', 'precision'))
     parser.add_argument('--device', default='auto', help="cpu, cuda, cuda:N or auto")
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
 
@@ -56,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
     from deer_ros.training.runner import train_from_args
     final = train_from_args(args)
+    if final is None:                    # a torchrun rank other than 0: rank 0 reports
+        return 0
     print(f'final checkpoint: {final}')
     if args.export:
         print(f'exported to {pathlib.Path(args.export)}')

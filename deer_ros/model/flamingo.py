@@ -86,13 +86,17 @@ class DeerVLA(nn.Module):
         """The FlamingoLayers, index = 0-based layer."""
         return self.lang_encoder.transformer.blocks
 
-    def encode_media(self, static: torch.Tensor, gripper: Optional[torch.Tensor] = None
-                     ) -> torch.Tensor:
-        """(B, 3, S, S) pixels per camera -> media (B, 1, V, d_v), static tokens first."""
+    def encode_media(self, static: torch.Tensor, gripper: Optional[torch.Tensor] = None,
+                     vision_grad: bool = False) -> torch.Tensor:
+        """(B, 3, S, S) pixels per camera -> media (B, 1, V, d_v), static tokens first.
+
+        The vision encoder runs without autograd (frozen, as in DeeR) unless vision_grad:
+        training a small preset from scratch trains it too.
+        """
         cams = [static] if gripper is None else [static, gripper]
         out = []
         for pixels in cams:
-            with torch.no_grad():
+            with torch.set_grad_enabled(vision_grad and torch.is_grad_enabled()):
                 tokens = self.vision_encoder(pixels)                 # (B, P, d_v)
             out.append(self.perceiver(tokens[:, None, None]))        # (B, 1, n, d_v)
         return torch.cat(out, dim=2)

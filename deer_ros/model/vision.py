@@ -5,7 +5,7 @@ block's output WITHOUT `ln_post`; newer open_clip applies ln_post to all tokens,
 the block output explicitly.
 """
 import functools
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -38,6 +38,14 @@ class VisionEncoder(nn.Module):
             pixels, indices=1, intermediates_only=True, normalize_intermediates=False,
             output_fmt='NLC')
         return out['image_intermediates'][-1]
+
+    def unused_parameters(self) -> List[nn.Parameter]:
+        """ln_post and proj: open_clip's pooled-embedding path, which never runs here."""
+        visual = self.visual
+        params = list(visual.ln_post.parameters())
+        if isinstance(getattr(visual, 'proj', None), nn.Parameter):
+            params.append(visual.proj)
+        return params
 
 
 def preprocess(image: np.ndarray, cfg: VisionConfig,

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional, Tuple
 
 FREEZE_CHOICES = ('none', 'vision', 'deer')
+PRECISION_CHOICES = ('fp32', 'bf16', 'fp16')
 
 
 def option(default: Any, help: str, **meta: Any) -> Any:
@@ -22,7 +23,8 @@ class TrainConfig:
     """
 
     window: int = option(12, 'frames per sample (DeeR: 12)')
-    batch_size: int = option(8, 'windows per step')
+    batch_size: int = option(8, 'windows per step, all processes together (torchrun: each of '
+                                'N processes trains on batch_size / N of them)')
     joint_steps: int = option(2000, 'phase-1 steps, backbone + head (DeeR\'s "joint" epochs; '
                                     'with --resume: change the saved schedule)')
     head_steps: int = option(0, 'phase-2 steps, head only, backbone under no_grad (DeeR\'s '
@@ -48,6 +50,13 @@ class TrainConfig:
                                   'sampled --early-repeat times as often (0: off)')
     early_repeat: int = option(1, 'how many times each early window is sampled: the frames '
                                   'that must read the scene carry more of the loss')
+    precision: str = option('fp32', 'compute precision: autocast to bf16 or fp16 (fp16 with '
+                                    'loss scaling); trained weights and AdamW stay fp32, '
+                                    'frozen weights are kept in the compute precision',
+                            choices=PRECISION_CHOICES)
+    checkpoint_activations: bool = option(False, 'recompute each language-model layer in the '
+                                                 'backward pass instead of keeping its '
+                                                 'activations (less memory, ~1/3 more compute)')
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.batch_size < 1:
@@ -60,6 +69,9 @@ class TrainConfig:
             raise ValueError('shift_pad must be >= 0')
         if self.early_frames < 0 or self.early_repeat < 1:
             raise ValueError('early_frames must be >= 0 and early_repeat >= 1')
+        if self.precision not in PRECISION_CHOICES:
+            raise ValueError(f'precision must be one of {PRECISION_CHOICES}, '
+                             f'got {self.precision!r}')
 
     @property
     def total_steps(self) -> int:

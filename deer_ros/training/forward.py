@@ -1,37 +1,33 @@
-"""Batched, differentiable forward passes of DeerVLA for training (no change to the model).
+"""Batched, differentiable forward passes of DeerVLA for training.
 
-DeerVLA.encode_media runs the vision encoder under no_grad (it is frozen in DeeR); training a
-small preset from scratch needs gradients there, so `encode_media` below repeats the same
-computation with autograd. Frames are independent VLM passes, as in DeeR: a batch of B windows
+The media come from the model's own DeerVLA.encode_media (with gradients into the vision
+encoder when it trains) and every layer is the model's own FlamingoLayer, optionally under
+activation checkpointing. Frames are independent VLM passes, as in DeeR: a batch of B windows
 of W frames is N = B * W prompts, regrouped to (B, W, .) only for the head.
 """
 from typing import List, Optional, Sequence, Tuple
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from deer_ros.model.adapters import AdapterRegistry
 from deer_ros.model.flamingo import DeerVLA
 from deer_ros.model.tokenizer import MEDIA
-from deer_ros.training.augment import random_shift
+from deer_ros.training.augment import random_shift, shift_offsets
 from deer_ros.training.data import Batch, normalize
-
-
-def encode_media(model: DeerVLA, static: torch.Tensor, gripper: Optional[torch.Tensor],
-                 vision_grad: bool) -> torch.Tensor:
-    """(N, 3, S, S) pixels per camera -> media (N, 1, V, d_v), like DeerVLA.encode_media."""
-    out = []
-    for pixels in [static] if gripper is None else [static, gripper]:
-        with torch.set_grad_enabled(vision_grad and torch.is_grad_enabled()):
-            tokens = model.vision_encoder(pixels)                    # (N, P, d_v)
-        out.append(model.perceiver(tokens[:, None, None]))           # (N, 1, n, d_v)
-    return torch.cat(out, dim=2)
+from deer_ros.training.sampling import Shard
 
 
 class FrameInputs:
-    """What every layer needs for the N frames of a batch."""
+    """What every layer needs for the N frames of a batch (this rank's shard of it).
+
+    The shift offsets are drawn for the global batch and sliced by `shard`, so a frame gets
+    the same shift whichever process trains it.
+    """
 
     def __init__(self, model: DeerVLA, batch: Batch, media_token_id: int, shift_pad: int,
-                 generator: Optional[torch.Generator], vision_grad: bool):
+                 generator: Optional[torch.Generator], vision_grad: bool,
+                 shard: Shard = Shard()):
         b, w = batch.shape
         vcfg = model.cfg.vision
         static = batch.static.flatten(0, 1)                          # (N, 3, S, S) uint8
@@ -39,12 +35,16 @@ class FrameInputs:
         static = normalize(static, vcfg)
         gripper = None if gripper is None else normalize(gripper, vcfg)
         if shift_pad > 0:
-            static = random_shift(static, shift_pad, generator)
-            gripper = None if gripper is None else random_shift(gripper, shift_pad, generator)
+            total, rows = b * shard.world_size * w, shard.rows(b * shard.world_size, w)
+            static = random_shift(static, shift_pad,
+                                  offsets=shift_offsets(total, shift_pad, generator)[rows])
+            if gripper is not None:
+                gripper = random_shift(gripper, shift_pad,
+                                       offsets=shift_offsets(total, shift_pad, generator)[rows])
         ids = batch.input_ids.repeat_interleave(w, dim=0)            # (N, L)
         self.shape = (b, w)
         self.token_mask = batch.token_mask.repeat_interleave(w, dim=0)   # (N, L)
-        self.media = encode_media(model, static, gripper, vision_grad)
+        self.media = model.encode_media(static, gripper, vision_grad=vision_grad)
         self.locations = ids == media_token_id
         self.embedding = model.embed(ids)                            # (N, L, d)
         self.bias = model.lang_encoder.bias(ids.shape[1], ids.device)
@@ -55,13 +55,21 @@ def media_token(tokenizer) -> int:  # noqa: ANN001 - transformers tokenizer
     return int(tokenizer.convert_tokens_to_ids(MEDIA))
 
 
-def run_layers(model: DeerVLA, inputs: FrameInputs, stop: Optional[int] = None
-               ) -> List[torch.Tensor]:
-    """Outputs of layers 0..stop-1 (all by default), each (N, L, d)."""
+def run_layers(model: DeerVLA, inputs: FrameInputs, stop: Optional[int] = None,
+               recompute: bool = False) -> List[torch.Tensor]:
+    """Outputs of layers 0..stop-1 (all by default), each (N, L, d).
+
+    recompute: activation checkpointing per layer (torch.utils.checkpoint, non-reentrant):
+    only each layer's output is kept; its inside is recomputed in the backward pass.
+    """
     x = inputs.embedding
     outputs = []
     for block in model.blocks[:stop]:
-        x = block(x, inputs.media, inputs.locations, inputs.bias)
+        if recompute and torch.is_grad_enabled():
+            x = checkpoint(block, x, inputs.media, inputs.locations, inputs.bias,
+                           use_reentrant=False)
+        else:
+            x = block(x, inputs.media, inputs.locations, inputs.bias)
         outputs.append(x)
     return outputs
 

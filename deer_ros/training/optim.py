@@ -15,8 +15,12 @@ def set_trainable(model: DeerVLA, freeze: str) -> None:
     'vision' the vision encoder stays frozen (as DeeR);
     'deer'   DeeR's split: vision encoder and the LM decoder layers frozen; perceiver,
              gated cross-attention, token embedding and the head train.
+    The ViT's ln_post and proj never run (DeeR reads the tokens before them), so they never
+    train: a parameter without a gradient would stall DistributedDataParallel.
     """
     model.requires_grad_(True)
+    for p in model.vision_encoder.unused_parameters():
+        p.requires_grad_(False)
     if freeze in ('vision', 'deer'):
         model.vision_encoder.requires_grad_(False)
     if freeze == 'deer':

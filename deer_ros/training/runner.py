@@ -2,7 +2,7 @@
 import argparse
 import pathlib
 import time
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 
@@ -80,7 +80,7 @@ def _start(args: argparse.Namespace) -> Started:
         ckpt = resolve_checkpoint(args.resume)
         state = load_state(ckpt)
         saved = dict(state.extra['train_config'])
-        for key in ('joint_steps', 'head_steps'):
+        for key in ('joint_steps', 'head_steps', 'precision'):
             if getattr(args, key) is not None:
                 saved[key] = getattr(args, key)
         cfg = TrainConfig.from_dict(saved)
@@ -107,10 +107,23 @@ def _start(args: argparse.Namespace) -> Started:
     return model, tokenizer, cfg, TrainState(extra=extra), list(args.data), None
 
 
-def train_from_args(args: argparse.Namespace) -> pathlib.Path:
-    """Run (or resume) training as the CLI describes; returns the final checkpoint dir."""
-    from deer_ros.model.checkpoint import save_checkpoint
+def train_from_args(args: argparse.Namespace) -> Optional[pathlib.Path]:
+    """Run (or resume) training as the CLI describes; returns the final checkpoint dir.
+
+    Under torchrun every process runs this: each joins the process group, trains its shard
+    of every step, and rank 0 alone prints, plots and writes (the other ranks return None).
+    """
     from deer_ros.model.rollout import resolve_device
+    from deer_ros.training.distributed import init_from_env, shutdown
+    ctx = init_from_env(resolve_device(args.device))
+    try:
+        return _train(args, ctx)
+    finally:
+        shutdown(ctx)
+
+
+def _train(args: argparse.Namespace, ctx: Any) -> Optional[pathlib.Path]:
+    from deer_ros.model.checkpoint import save_checkpoint
     from deer_ros.training.plot import plot_losses
     from deer_ros.training.state import step_dir
     from deer_ros.training.trainer import MultiExitTrainer
@@ -118,16 +131,22 @@ def train_from_args(args: argparse.Namespace) -> pathlib.Path:
     model, tokenizer, cfg, state, data_paths, ckpt = _start(args)
     torch.set_num_threads(cfg.num_threads)
     run_dir = pathlib.Path(args.output if not args.resume else _run_dir(args.resume))
-    progress = not args.no_progress
+    main = ctx.is_main
+    progress = main and not args.no_progress
     data = load_data(data_paths, tokenizer, model.cfg.vision, cfg.window, progress,
                      early=(cfg.early_frames, cfg.early_repeat))
-    device = resolve_device(args.device)
-    print(f'{data.num_episodes} episodes, {len(data)} windows of {cfg.window}; '
-          f'{cfg.total_steps} steps on {device}; run dir {run_dir}')
-    trainer = MultiExitTrainer(model, tokenizer, data, cfg, device=str(device), state=state)
+    world = ctx.shard.world_size
+    record_run(state, world, cfg.precision)
+    trainer = MultiExitTrainer(model, tokenizer, data, cfg, state=state, ctx=ctx)
+    if main:
+        print(f'{data.num_episodes} episodes, {len(data)} windows of {cfg.window}; '
+              f'{cfg.total_steps} steps on {world} x {ctx.device} ({ctx.backend or "single"}'
+              f' process{"es" if world > 1 else ""}, {cfg.batch_size // world} windows '
+              f'each per step), {cfg.precision}; run dir {run_dir}')
     if ckpt is not None:
         trainer.resume_optimizer(ckpt)
-        print(f'resumed from {ckpt} at step {state.step}')
+        if main:
+            print(f'resumed from {ckpt} at step {state.step}')
     started = time.perf_counter()
     elapsed0 = float(state.extra.get('train_seconds', 0.0))
 
@@ -136,10 +155,13 @@ def train_from_args(args: argparse.Namespace) -> pathlib.Path:
         plot_losses(state.history, str(run_dir / LOSS_PNG), title=_title(model, cfg))
 
     trainer.state.extra['windows'] = len(data)
+    at_end = trainer.state.step >= cfg.total_steps     # the same on every rank
     trainer.fit(run_dir, progress=progress, on_save=on_save)
     final = step_dir(run_dir, trainer.state.step)
-    if not final.exists():                        # resumed at the end: nothing new to save
+    if at_end and not final.exists():            # resumed at the end: nothing new to save
         final = trainer.save(run_dir)
+    if not main:
+        return None
     on_save(final)
     if args.export:
         meta = {'trained_steps': trainer.state.step, 'train_config': cfg.to_dict(),
@@ -148,6 +170,17 @@ def train_from_args(args: argparse.Namespace) -> pathlib.Path:
         out = save_checkpoint(args.export, trainer.model, tokenizer, metadata=meta)
         plot_losses(state.history, str(out / LOSS_PNG), title=_title(model, cfg))
     return final
+
+
+def record_run(state: TrainState, world_size: int, precision: str) -> None:
+    """Note in the training state which world size and precision train from this step on.
+
+    `runs` lists [first step, world size, precision] each time a (resumed) run changes them.
+    """
+    runs = state.extra.setdefault('runs', [])
+    if not runs or runs[-1][1:] != [world_size, precision]:
+        runs.append([state.step, world_size, precision])
+    state.extra.update(world_size=world_size, precision=precision)
 
 
 def _run_dir(resume: str) -> pathlib.Path:

@@ -32,9 +32,12 @@ class Shard:
                              f'{self.world_size} processes (use a multiple of the world size)')
         return global_batch // self.world_size
 
-    def rows(self, global_batch: int) -> slice:
-        """Rows of a global batch of `global_batch` samples that this rank takes."""
-        b = self.local_batch(global_batch)
+    def rows(self, global_batch: int, per_sample: int = 1) -> slice:
+        """Rows this rank takes of a global batch of `global_batch` samples.
+
+        per_sample: rows per sample (the W frames of a window flattened: rows of frames).
+        """
+        b = self.local_batch(global_batch) * per_sample
         return slice(self.rank * b, (self.rank + 1) * b)
 
 

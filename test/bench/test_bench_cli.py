@@ -66,3 +66,10 @@ def test_bad_override_is_a_usage_error(tmp_path, capsys):
 def test_compiled_layers_match_eager(tmp_path):
     result = _run(tmp_path, 'fastpath', *TINY, '--steps', '2', '--compile')
     assert result['equivalent']['after+compile']
+
+
+def test_train_throughput_runs_each_variant_under_torchrun(tmp_path):
+    result = _run(tmp_path, 'train', *TINY, '--processes', '2', '--precisions', 'fp32',
+                  '--steps', '1', '--rounds', '1', '--batch-size', '2', '--window', '2')
+    (row,) = result['rows']
+    assert row['variant'] == '2 x fp32' and row['ratio'] == 1.0 and row['samples_s'] > 0

@@ -9,11 +9,13 @@ from deer_ros.bench.fastpath import FastPathConfig
 from deer_ros.bench.load import LoadConfig
 from deer_ros.bench.node import NodeBenchConfig
 from deer_ros.bench.proportionality import ProportionalityConfig
+from deer_ros.bench.train_throughput import TrainBenchConfig
 from deer_ros.cli import build_parser
 from deer_ros.cli.config_flags import config_flags, config_from_args, flag_name
 
 CONFIGS = {'exits': ExitsConfig, 'proportionality': ProportionalityConfig,
-           'node': NodeBenchConfig, 'load': LoadConfig, 'fastpath': FastPathConfig}
+           'node': NodeBenchConfig, 'load': LoadConfig, 'fastpath': FastPathConfig,
+           'train': TrainBenchConfig}
 
 
 def _bench_parser(which):

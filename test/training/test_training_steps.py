@@ -1,31 +1,23 @@
 """Multi-exit training: the loss goes down, and a resumed run continues identically."""
 import numpy as np
 import torch
-from training_examples import tiny_setup
+from training_examples import tiny_setup, train_config
 
 from deer_ros.model.checkpoint import load_checkpoint
-from deer_ros.training.config import TrainConfig
 from deer_ros.training.state import load_state, resolve_checkpoint
 from deer_ros.training.trainer import MultiExitTrainer
 
 
-def _config(**kw) -> TrainConfig:
-    base = dict(window=4, batch_size=2, joint_steps=40, lr=3e-3, warmup_steps=1,
-                save_every=1000, log_every=1, seed=3)
-    base.update(kw)
-    return TrainConfig(**base)
-
-
 def test_a_few_steps_reduce_the_multi_exit_loss():
     model, tok, data = tiny_setup()
-    trainer = MultiExitTrainer(model, tok, data, _config(joint_steps=40))
+    trainer = MultiExitTrainer(model, tok, data, train_config(joint_steps=40))
     totals = [trainer.train_step()['total'] for _ in range(40)]
     assert np.mean(totals[-5:]) < 0.6 * np.mean(totals[:3]), totals
 
 
 def test_every_exit_and_both_strategies_have_a_loss():
     model, tok, data = tiny_setup()
-    losses = MultiExitTrainer(model, tok, data, _config()).train_step()
+    losses = MultiExitTrainer(model, tok, data, train_config()).train_step()
     exits = [k for k in losses if k.startswith('exit_')]
     assert len(exits) == len(model.cfg.exit_layers)
     assert {'s1', 's2', 'total', 'lr'} <= set(losses)
@@ -34,7 +26,7 @@ def test_every_exit_and_both_strategies_have_a_loss():
 
 def test_head_phase_changes_only_the_head():
     model, tok, data = tiny_setup()
-    trainer = MultiExitTrainer(model, tok, data, _config(joint_steps=1, head_steps=2))
+    trainer = MultiExitTrainer(model, tok, data, train_config(joint_steps=1, head_steps=2))
     trainer.train_step()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     trainer.train_step()
@@ -44,7 +36,7 @@ def test_head_phase_changes_only_the_head():
 
 
 def test_resume_continues_with_the_same_next_losses(tmp_path):
-    cfg = _config(joint_steps=3, head_steps=2, save_every=2)
+    cfg = train_config(joint_steps=3, head_steps=2, save_every=2)
     model, tok, data = tiny_setup()
     straight = MultiExitTrainer(model, tok, data, cfg)
     expected = [straight.train_step()['total'] for _ in range(cfg.total_steps)]
@@ -69,6 +61,6 @@ def test_same_seed_same_losses():
     runs = []
     for _ in range(2):
         model, tok, data = tiny_setup()
-        trainer = MultiExitTrainer(model, tok, data, _config())
+        trainer = MultiExitTrainer(model, tok, data, train_config())
         runs.append([trainer.train_step()['total'] for _ in range(3)])
     assert runs[0] == runs[1]

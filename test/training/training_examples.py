@@ -4,6 +4,7 @@ import numpy as np
 from deer_ros.data.recording import Episode, write_episode
 from deer_ros.model.build import build_model, preset_config
 from deer_ros.model.tokenizer import load_tokenizer
+from deer_ros.training.config import TrainConfig
 from deer_ros.training.data import WindowDataset
 
 INSTRUCTIONS = ('open the drawer', 'press the button from the top')
@@ -37,3 +38,11 @@ def write_dataset(root, episodes: int = 2) -> str:
     for i in range(episodes):
         write_episode(root, learnable_episode(i))
     return str(root)
+
+
+def train_config(**kw) -> TrainConfig:
+    """A fast TrainConfig for the tiny examples (window 4, batch 2, seed 3), kw overriding."""
+    base = dict(window=4, batch_size=2, joint_steps=40, lr=3e-3, warmup_steps=1,
+                save_every=1000, log_every=1, seed=3)
+    base.update(kw)
+    return TrainConfig(**base)
