@@ -18,7 +18,8 @@ from deer_ros.bench import report
 from deer_ros.bench.config import AutocastBenchConfig
 from deer_ros.bench.models import bench_rollout, camera_images, environment
 from deer_ros.bench.timing import PhaseTimer, set_threads, summarize
-from deer_ros.ros_io.param_schema import setting
+from deer_ros.ros_io.param_schema import setting, setting_like
+from deer_ros.ros_io.settings import ModelSettings
 
 _MB = 1024.0 * 1024.0
 ACTION_TOLERANCE = 1e-4
@@ -29,6 +30,7 @@ class FastPathConfig(AutocastBenchConfig):
     """Settings of `deer-ros bench fastpath`."""
 
     compile: bool = setting(False, 'also torch.compile each layer (slow to compile on CPU)')
+    compile_mode: str = setting_like(ModelSettings, 'compile_mode')
 
 
 def _frame(rollout: Any, timer: PhaseTimer, images: List[Any]) -> Dict[str, Any]:
@@ -50,7 +52,7 @@ def run_fastpath(cfg: FastPathConfig) -> Dict[str, Any]:
     threads = set_threads(cfg.threads)
     variants: Dict[str, Dict[str, Any]] = {'before': dict(reference=True), 'after': {}}
     if cfg.compile:
-        variants['after+compile'] = dict(compile_layers=True)
+        variants['after+compile'] = dict(compile_layers=True, compile_mode=cfg.compile_mode)
     rollouts = {name: bench_rollout(cfg.preset, cfg.overrides, cfg.seed, cfg.device,
                                     cfg.precision, **kw) for name, kw in variants.items()}
     images = camera_images(2, cfg.image_height, cfg.image_width, cfg.seed)
@@ -130,9 +132,42 @@ def fastpath_markdown(result: Dict[str, Any]) -> str:
              f"- outputs equal within {ACTION_TOLERANCE:g}: " + ', '.join(
                  f"{n}: {'yes' if ok else 'NO'}" for n, ok in result['equivalent'].items())]
     if result['compile_s'] is not None:
-        lines.append(f"- torch.compile: first frame (compilation) {result['compile_s']:.1f} s")
+        lines.append(f"- torch.compile (mode {result['config']['compile_mode']}): first frame "
+                     f"(compilation) {result['compile_s']:.1f} s")
     lines += [f"- memory cap: parameters on the device {mem['full']['param_bytes'] / _MB:.1f} MB "
               f"with every exit resident, {mem['capped_at_exit_0']['param_bytes'] / _MB:.1f} MB "
               'capped at exit 0' + (f" ({mem['note']})" if mem['note'] else ''),
               '', report.table(header, rows)]
     return '\n'.join(lines)
+
+
+def compare_compiled(rollout: Any, images: List[Any], steps: int, warmup: int,
+                     mode: str) -> Dict[str, Any]:
+    """The rollout eager vs the same weights compiled (`mode`), frames alternating.
+
+    The compiled rollout wraps the same model (no second copy of the weights); compilation (the
+    first frames: ModelRollout.warm_up) is timed apart and excluded. A GPU warms up on two
+    prompt lengths as the node does; a CPU on the benchmark's one (half the compile time of a
+    check whose every kernel goes through the C++ compiler).
+    """
+    from deer_ros.bench.models import INSTRUCTION
+    from deer_ros.model.rollout import WARM_UP_INSTRUCTIONS, ModelRollout
+    compiled = ModelRollout(rollout.model, rollout.tokenizer, device=str(rollout.device),
+                            precision=rollout.precision, compile_layers=True, compile_mode=mode)
+    cuda = rollout.device.type == 'cuda'
+    compile_s = compiled.warm_up(instructions=WARM_UP_INSTRUCTIONS if cuda else (INSTRUCTION,))
+    timer = PhaseTimer(rollout.device.type)
+    samples: Dict[str, List[Dict[str, Any]]] = {'eager': [], 'compiled': []}
+    for variant in (rollout, compiled):
+        variant.reset(INSTRUCTION)
+    for r in range(warmup + steps):
+        for name, variant in (('eager', rollout), ('compiled', compiled)):
+            out = _frame(variant, timer, images)
+            if r >= warmup:
+                samples[name].append(out)
+    timings = {name: summarize([s['total'] for s in rows]).to_dict()
+               for name, rows in samples.items()}
+    diff = float(max(np.abs(a['actions'] - b['actions']).max()
+                     for a, b in zip(samples['eager'], samples['compiled'])))
+    return dict(mode=mode, compile_s=compile_s, timings=timings, max_action_difference=diff,
+                speedup=timings['eager']['median_ms'] / timings['compiled']['median_ms'])

@@ -10,7 +10,7 @@ tests can check that the fast path computes the same thing:
 - attention: explicit softmax everywhere (no SDPA);
 - head: `nn.LSTM` through `ExitHead.forward`, two device->host read-backs per candidate.
 """
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -44,14 +44,17 @@ class ReferenceRollout(ModelRollout):
             if isinstance(module, MosaicAttention):
                 module.sdpa = False
 
-    def _encode_images(self, static: np.ndarray, gripper: Optional[np.ndarray]) -> Frame:
+    def _encode_images(self, static: np.ndarray, gripper: Optional[np.ndarray],
+                       mark: Optional[Callable[[str], None]] = None) -> Frame:
         """Each camera through encode_media on its own; prompt embedded and biased afresh."""
         vcfg = self.config.vision
         with self._autocast():
-            static_px, gripper_px = (
+            static_px, gripper_px = [
                 None if image is None else reference_preprocess(image, vcfg, self.device,
                                                                 self.transform)
-                for image in (static, gripper))
+                for image in (static, gripper)]
+            if mark is not None:
+                mark('preprocess_ms')
             media = self.model.encode_media(static_px, gripper_px)
             embedding = self.model.embed(self._ids)
         self._cameras = 1 if gripper is None else 2

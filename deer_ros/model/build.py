@@ -43,7 +43,8 @@ def rollout_from_preset(name: str, seed: int = 0, device: Optional[str] = None,
                         precision: str = 'fp32', max_exit: Optional[int] = None,
                         tokenizer_path: Optional[str] = None,
                         compile_layers: bool = False, transform: Optional[str] = None,
-                        head_step: Optional[str] = None) -> ModelRollout:
+                        head_step: Optional[str] = None, compile_mode: str = 'default'
+                        ) -> ModelRollout:
     """Random weights (deterministic for `seed`); `max_exit` builds only layers up to it.
 
     The weights of the kept layers do not depend on max_exit (the full model is drawn, then
@@ -56,7 +57,7 @@ def rollout_from_preset(name: str, seed: int = 0, device: Optional[str] = None,
         model = truncate(model, max_exit)
     return ModelRollout(model, tokenizer, device=device, precision=precision,
                         compile_layers=compile_layers, transform=transform,
-                        head_step=head_step)
+                        head_step=head_step, compile_mode=compile_mode)
 
 
 def truncate(model: DeerVLA, max_exit: int) -> DeerVLA:
@@ -71,7 +72,7 @@ def truncate(model: DeerVLA, max_exit: int) -> DeerVLA:
 def rollout_from_checkpoint(path: str, device: Optional[str] = None, precision: str = 'fp32',
                             max_exit: Optional[int] = None, compile_layers: bool = False,
                             transform: Optional[str] = None, head_step: Optional[str] = None,
-                            **official: Any) -> ModelRollout:
+                            compile_mode: str = 'default', **official: Any) -> ModelRollout:
     """Our checkpoint directory, or an official DeeR .pth (see official.load_official).
 
     transform None: the image resize the checkpoint records (official files: 'pil');
@@ -80,7 +81,7 @@ def rollout_from_checkpoint(path: str, device: Optional[str] = None, precision: 
     model, tokenizer = load_any(path, max_exit=max_exit, **official)
     rollout = ModelRollout(model, tokenizer, device=device, precision=precision,
                            compile_layers=compile_layers, transform=transform,
-                           head_step=head_step)
+                           head_step=head_step, compile_mode=compile_mode)
     if is_our_checkpoint(pathlib.Path(path)):
         for block, adapter in load_adapters(path, model.cfg.lm.d_model).items():
             rollout.register_adapter(block, adapter)

@@ -10,6 +10,9 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 TRANSFORMS = ('pil', 'torch')
 HEAD_STEPS = ('exact', 'fused')
+# torch.compile modes of a rollout's compiled layers: 'default' compiles each layer;
+# 'reduce-overhead' compiles each exit segment as one callable, a CUDA graph on a GPU
+COMPILE_MODES = ('default', 'reduce-overhead')
 FEATURE_NORMS = ('auto', 'batch')
 HEAD_HISTORIES = ('episode', 'frame')
 

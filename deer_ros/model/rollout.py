@@ -17,6 +17,7 @@ from torch import nn
 
 from deer_ros.model.adapters import AdapterRegistry, Block
 from deer_ros.model.api import Candidate
+from deer_ros.model.config import COMPILE_MODES
 from deer_ros.model.flamingo import DeerVLA
 from deer_ros.model.flops import head_macs, layer_macs, vision_macs
 from deer_ros.model.head import LSTMState
@@ -62,7 +63,7 @@ class ModelRollout:
     def __init__(self, model: DeerVLA, tokenizer: Any, device: Optional[str] = None,
                  precision: str = 'fp32', resident_exit: Optional[int] = None,
                  compile_layers: bool = False, transform: Optional[str] = None,
-                 head_step: Optional[str] = None):
+                 head_step: Optional[str] = None, compile_mode: str = 'default'):
         """One execution path: batched cameras, cached prompt tensors, one read-back per head.
 
         SDPA off CPU only. The code before these lives in deer_ros.bench.reference, to compare.
@@ -73,11 +74,14 @@ class ModelRollout:
         head_step: the per-frame head, 'exact' (nn.LSTM's own call, DeeR's float order) or
         'fused' (HeadStep, cheaper); None = the checkpoint's (cfg.head.step).
 
-        compile_layers: torch.compile each layer (per-segment kernels; check against eager
-        with `deer-ros bench fastpath --compile`).
+        compile_layers: torch.compile each layer (compile_mode 'default') or each exit segment
+        as one CUDA graph ('reduce-overhead'); check against eager with `deer-ros bench
+        fastpath --compile [--compile-mode reduce-overhead]`.
         """
         if precision not in PRECISIONS:
             raise ValueError(f'precision must be one of {sorted(PRECISIONS)}')
+        if compile_mode not in COMPILE_MODES:
+            raise ValueError(f'compile_mode must be one of {COMPILE_MODES}, got {compile_mode!r}')
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.config = model.cfg
@@ -103,7 +107,14 @@ class ModelRollout:
                 module.sdpa = self.device.type != 'cpu'
         self._prompt: Optional[Tuple[Any, ...]] = None   # ids, key, embedding, bias, locations
         self._layer_fns: List[Callable[..., torch.Tensor]] = list(self.model.blocks)
-        if compile_layers:      # shapes follow the prompt length: warm_up() settles them
+        self._segment_fns: Dict[int, Tuple[int, Callable[..., Tuple[torch.Tensor, ...]]]] = {}
+        self.compile_mode = compile_mode if compile_layers else None
+        if compile_layers and compile_mode == 'reduce-overhead':     # start -> (stop, graph)
+            starts = [0, *(e + 1 for e in self.exit_layers[:-1])]
+            for a, b in zip(starts, (e + 1 for e in self.exit_layers)):
+                run = _Segment(list(self.model.blocks)[a:b])
+                self._segment_fns[a] = (b, torch.compile(run, mode='reduce-overhead'))
+        elif compile_layers:    # shapes follow the prompt length: warm_up() settles them
             self._layer_fns = [torch.compile(block) for block in self.model.blocks]
         if resident_exit is not None:
             self.set_resident_exit(resident_exit)
@@ -167,15 +178,20 @@ class ModelRollout:
 
     @torch.no_grad()
     def encode(self, static: np.ndarray, gripper: Optional[np.ndarray] = None,
-               state: Optional[np.ndarray] = None) -> Frame:
+               state: Optional[np.ndarray] = None,
+               mark: Optional[Callable[[str], None]] = None) -> Frame:
         """Vision encoder + perceiver on (H, W, 3) uint8 RGB images; embeds the prompt.
 
         state: (state_dim,) robot state of the same instant (api.STATE_CONVENTION); kept
         with the frame for the head, ignored by a model without a state input.
+        mark: called with 'preprocess_ms' once the pixels are ready (a benchmark's PhaseTimer
+        splits preprocessing from vision + perceiver this way).
         """
         if self._ids is None:
             raise RuntimeError('call reset(instruction) before encode()')
-        frame = self._encode_images(static, gripper)
+        if self._segment_fns and self.device.type == 'cuda':
+            torch.compiler.cudagraph_mark_step_begin()   # last frame's graph outputs may go
+        frame = self._encode_images(static, gripper, mark)
         if state is not None and self.state_dim:
             values = np.asarray(state, dtype=np.float32).reshape(-1)
             if values.shape != (self.state_dim,) or not np.all(np.isfinite(values)):
@@ -184,12 +200,15 @@ class ModelRollout:
             frame.robot_state = torch.from_numpy(values)[None].to(self.device)   # (1, S)
         return frame
 
-    def _encode_images(self, static: np.ndarray, gripper: Optional[np.ndarray]) -> Frame:
+    def _encode_images(self, static: np.ndarray, gripper: Optional[np.ndarray],
+                       mark: Optional[Callable[[str], None]] = None) -> Frame:
         """Both cameras in one vision + perceiver call; the prompt tensors are cached."""
         images = [static] if gripper is None else [static, gripper]
         with self._autocast():
             pixels = preprocess_batch(images, self.config.vision, self.device,
                                       transform=self.transform)                  # (C, 3, S, S)
+            if mark is not None:
+                mark('preprocess_ms')
             tokens = self.model.vision_encoder(pixels)                           # (C, P, d_v)
             latents = self.model.perceiver(tokens[:, None, None])                # (C, 1, n, d_v)
         c, _, n, dim = latents.shape
@@ -231,6 +250,13 @@ class ModelRollout:
                     x = adapter(x) if adapter is not None else x
                     frame.outputs.extend([x] * (end - i))
                     i = end
+                    continue
+                segment = self._segment_fns.get(i)
+                if segment is not None and segment[0] <= stop and \
+                        not any(i <= a < segment[0] for a in blocks):
+                    outs = segment[1](x, frame.media, frame.media_locations, frame.bias)
+                    frame.outputs.extend(outs)
+                    x, i = outs[-1], segment[0]
                     continue
                 x = self._layer_fns[i](x, frame.media, frame.media_locations, frame.bias)
                 frame.outputs.append(x)
@@ -378,3 +404,23 @@ class ModelRollout:
         """Wait for queued device work (so host timers measure it); a no-op on CPU."""
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
+
+
+class _Segment(nn.Module):
+    """Layers a..b-1 as one module returning every layer's output (one graph to compile).
+
+    A module, not a closure: torch.compile then shares one compiled graph among segments of
+    the same structure (their weights are inputs), instead of recompiling per segment.
+    """
+
+    def __init__(self, blocks: List[nn.Module]) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, x: torch.Tensor, media: torch.Tensor, locations: torch.Tensor,
+                bias: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        outs = []
+        for block in self.blocks:
+            x = block(x, media, locations, bias)
+            outs.append(x)
+        return tuple(outs)

@@ -127,16 +127,16 @@ def build_rollout(settings: NodeSettings) -> 'ModelRollout':
                              'deer-ros convert (docs/official_checkpoints.md)')
         from deer_ros.model.build import rollout_from_checkpoint
         return rollout_from_checkpoint(str(path), device=device, precision=m.precision,
-                                       compile_layers=m.compile, transform=transform,
-                                       head_step=head_step)
+                                       compile_layers=m.compile, compile_mode=m.compile_mode,
+                                       transform=transform, head_step=head_step)
     from deer_ros.model.build import rollout_from_preset
     from deer_ros.model.config import PRESETS
     if m.preset not in PRESETS:
         raise ValueError(f'unknown model.preset {m.preset!r}; known: '
                          f'{", ".join(sorted(PRESETS))}')
     return rollout_from_preset(m.preset, seed=m.seed, device=device, precision=m.precision,
-                               compile_layers=m.compile, transform=transform,
-                               head_step=head_step)
+                               compile_layers=m.compile, compile_mode=m.compile_mode,
+                               transform=transform, head_step=head_step)
 
 
 def engine_for(model: SegmentModel, settings: NodeSettings, description: str,
@@ -164,6 +164,7 @@ def load(settings: NodeSettings) -> LoadedModel:
         description = (f'preset {settings.model.preset} with RANDOM weights (seed '
                        f'{settings.model.seed})')
         warnings.append(f'model.checkpoint empty: {description}; actions are meaningless')
-    extras = [settings.model.precision] + (['compiled'] if settings.model.compile else [])
+    extras = [settings.model.precision] + ([f'compiled ({settings.model.compile_mode})']
+                                           if settings.model.compile else [])
     description += f' [{", ".join(extras)}; warm-up {seconds:.1f} s]'
     return engine_for(model, settings, description, warnings)

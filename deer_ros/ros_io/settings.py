@@ -3,7 +3,7 @@
 The ROS parameter declarations (deer_ros.ros_io.params), config/deer.yaml (render_yaml) and the
 parameter tables (render_markdown) are all generated from the dataclasses below; nothing else
 lists a parameter. How a setting is declared and checked is param_schema's; how files and tables
-are written, param_docs'. Pure Python, no rclpy. About 300 lines, most of them the 44 settings
+are written, param_docs'. Pure Python, no rclpy. About 300 lines, most of them the settings
 themselves with their help: one list is the point, so they stay in one module.
 
 A ROS parameter name is the dotted path of a field: NodeSettings.budget.avg_gflops is the parameter
@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from deer_ros.model.config import HEAD_STEPS, TRANSFORMS
+from deer_ros.model.config import COMPILE_MODES, HEAD_STEPS, TRANSFORMS
 from deer_ros.policies.config import EngineConfig, fit_problem
 from deer_ros.ros_io.param_docs import parameter_table, params_file
 from deer_ros.ros_io.param_schema import ParamSpec, build, check_value, coerce, group, \
@@ -60,6 +60,11 @@ class ModelSettings:
                'launches; outputs checked against eager by deer-ros bench fastpath --compile). '
                'Compilation runs in configure (tens of seconds to minutes), never on a live '
                'frame')
+    compile_mode: str = setting(
+        'default', 'torch.compile mode when model.compile is true: default = each layer '
+                   'compiled on its own; reduce-overhead = each exit segment compiled as one '
+                   'CUDA graph (fewer launches on a GPU; a CPU compiles it without graphs). '
+                   'deer-ros bench gpu checks it against eager', choices=COMPILE_MODES)
 
 
 @dataclass(frozen=True)
