@@ -1,5 +1,5 @@
 # The two commands a newcomer runs. Both set up the environment first (idempotent).
-.PHONY: demo test setup lint
+.PHONY: demo test setup lint gpu-wheels
 PY := .venv/bin/python
 
 setup:
@@ -15,3 +15,9 @@ test: setup
 
 lint: setup
 	@$(PY) -m pytest test/test_lint.py
+
+## The cp312 wheels a lent GPU machine lacks, into wheels/cp312, and the offline install checked
+## (docs/performance.md, "Running it on a lent GPU").
+gpu-wheels: setup
+	@PYTHON=$(PY) bash scripts/gpu_wheels.sh download
+	@PYTHON=$(PY) bash scripts/gpu_wheels.sh check

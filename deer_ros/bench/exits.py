@@ -1,15 +1,16 @@
 """Benchmark 1: per-exit cost (latency, LLM GMAC, resident and peak memory) vs the full model.
 
-Each step runs what a fixed-exit policy runs: vision + perceiver for both cameras, layers
+Each step runs what a fixed-exit policy runs: preprocessing (resize + normalise), vision +
+perceiver for both cameras, layers
 0..exit_layers[k], one head evaluation and commit. Exits are interleaved round-robin, so load
 drifting on a shared machine affects every exit alike; the full model is the last exit.
 """
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from deer_ros.bench import report
 from deer_ros.bench.config import AutocastBenchConfig
-from deer_ros.bench.models import bench_rollout, camera_images, environment
+from deer_ros.bench.models import camera_images, environment, shared_rollout
 from deer_ros.bench.timing import PhaseTimer, set_threads, summarize
 
 _MB = 1024.0 * 1024.0
@@ -22,7 +23,7 @@ class ExitsConfig(AutocastBenchConfig):
 
 def _step(rollout: Any, timer: PhaseTimer, images: List[Any], layer: int) -> Dict[str, float]:
     timer.start()
-    frame = rollout.encode(images[0], images[1])
+    frame = rollout.encode(images[0], images[1], mark=timer.mark)    # marks 'preprocess_ms'
     timer.mark('vision_ms')
     rollout.run_layers(frame, 0, layer + 1)
     timer.mark('llm_ms')
@@ -31,10 +32,14 @@ def _step(rollout: Any, timer: PhaseTimer, images: List[Any], layer: int) -> Dic
     return timer.finish()
 
 
-def run_exits(cfg: ExitsConfig) -> Dict[str, Any]:
-    """Measure every exit; returns a JSON-ready result (see exits_markdown)."""
+def run_exits(cfg: ExitsConfig, rollout: Optional[Any] = None) -> Dict[str, Any]:
+    """Measure every exit; returns a JSON-ready result (see exits_markdown).
+
+    rollout: one already built for cfg's preset (`deer-ros bench gpu` builds deer-9b once); it
+    is switched to cfg.precision.
+    """
     threads = set_threads(cfg.threads)
-    rollout = bench_rollout(cfg.preset, cfg.overrides, cfg.seed, cfg.device, cfg.precision)
+    rollout = shared_rollout(cfg, rollout)
     images = camera_images(2, cfg.image_height, cfg.image_width, cfg.seed)
     timer = PhaseTimer(rollout.device.type)
     exits = list(rollout.exit_layers)
@@ -50,7 +55,7 @@ def run_exits(cfg: ExitsConfig) -> Dict[str, Any]:
     for k, layer in enumerate(exits):
         row = {'exit': k, 'layer': layer, 'layers': layer + 1,
                'llm_gmacs': float(sum(gmacs[:layer + 1])), **memory[k]}
-        for phase in ('total', 'vision_ms', 'llm_ms', 'head_ms'):
+        for phase in ('total', 'preprocess_ms', 'vision_ms', 'llm_ms', 'head_ms'):
             row[phase if phase != 'total' else 'step'] = \
                 summarize([s[phase] for s in samples[k]]).to_dict()
         rows.append(row)
@@ -60,7 +65,8 @@ def run_exits(cfg: ExitsConfig) -> Dict[str, Any]:
         row['ratio_llm_latency'] = row['llm_ms']['median_ms'] / full['llm_ms']['median_ms']
         row['ratio_gmacs'] = row['llm_gmacs'] / full['llm_gmacs']
         row['ratio_resident'] = row['resident_param_bytes'] / full['resident_param_bytes']
-        row['vision_share'] = row['vision_ms']['median_ms'] / row['step']['median_ms']
+        row['vision_share'] = (row['preprocess_ms']['median_ms'] + row['vision_ms']['median_ms']
+                               ) / row['step']['median_ms']
     env = environment(str(rollout.device), threads, cfg.command)
     if rollout.device.type != 'cuda':
         env['note'] = ('CPU: peak allocated memory needs CUDA (torch.cuda.max_memory_allocated);'
@@ -72,17 +78,25 @@ def run_exits(cfg: ExitsConfig) -> Dict[str, Any]:
 
 
 def _memory_at(rollout: Any, k: int, timer: PhaseTimer, images: List[Any]) -> Dict[str, Any]:
-    """Parameter bytes on the device with the cap at exit k, and (CUDA) the peak of one step."""
+    """Parameter bytes on the device with the cap at exit k.
+
+    On CUDA also the peak allocated of one step and NVML's used memory of the whole device
+    (None where absent).
+    """
     last = len(rollout.exit_layers) - 1
     rollout.set_resident_exit(k)
     out: Dict[str, Any] = {'resident_param_bytes': int(rollout.device_parameter_bytes()),
-                           'peak_allocated_bytes': None}
+                           'peak_allocated_bytes': None, 'nvml_used_mb': None}
     if rollout.device.type == 'cuda':
         import torch
+
+        from deer_ros.telemetry import default_memory_source
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats(rollout.device)
         _step(rollout, timer, images, rollout.exit_layers[k])
         out['peak_allocated_bytes'] = int(torch.cuda.max_memory_allocated(rollout.device))
+        nvml = default_memory_source(rollout.device.index or 0).sample()
+        out['nvml_used_mb'] = nvml.device_used_mb if nvml.active else None
     rollout.set_resident_exit(last)
     return out
 
@@ -95,12 +109,14 @@ def exits_markdown(result: Dict[str, Any]) -> str:
         rows.append([r['exit'], r['layers'], r['llm_gmacs'], r['ratio_gmacs'],
                      r['step']['median_ms'], r['step']['p95_ms'], r['ratio_latency'],
                      r['llm_ms']['median_ms'], r['ratio_llm_latency'],
-                     r['vision_ms']['median_ms'], r['vision_share'],
+                     r['preprocess_ms']['median_ms'], r['vision_ms']['median_ms'],
+                     r['head_ms']['median_ms'], r['vision_share'],
                      r['resident_param_bytes'] / _MB, r['ratio_resident'],
-                     None if peak is None else peak / _MB])
+                     None if peak is None else peak / _MB, r['nvml_used_mb']])
     header = ['exit', 'layers', 'LLM GMAC', 'GMAC / full', 'step median ms', 'step p95 ms',
-              'latency / full', 'LLM median ms', 'LLM latency / full', 'vision median ms',
-              'vision share', 'resident params MB', 'resident / full', 'peak alloc MB']
+              'latency / full', 'LLM median ms', 'LLM latency / full', 'preprocess median ms',
+              'vision + perceiver median ms', 'head median ms', 'pre + vision share',
+              'resident params MB', 'resident / full', 'peak alloc MB', 'NVML used MB']
     n = result['exits'][0]['step']['n']
     lines = [f"### Per-exit cost: {result['model']} ({result['environment']['device']})", '',
              *report.environment_lines(result),

@@ -46,7 +46,7 @@ class LoadConfig(BenchConfig):
                                           '(warm-up)', min=0.0, max=1000.0)
 
 
-def _warmup(rollout: Any, images: List[Any], frames: int) -> Dict[str, Any]:
+def warmup_stats(rollout: Any, images: List[Any], frames: int) -> Dict[str, Any]:
     """Full-depth frames: median step latency and median consistency value per exit."""
     import time
 
@@ -93,7 +93,7 @@ def run_load(cfg: LoadConfig) -> Dict[str, Any]:
     threads = set_threads(cfg.threads)
     rollout = bench_rollout(cfg.preset, cfg.overrides, cfg.seed, cfg.device)
     images = camera_images(2, cfg.image_height, cfg.image_width, cfg.seed)
-    warm = _warmup(rollout, images, cfg.warmup)
+    warm = warmup_stats(rollout, images, cfg.warmup)
     deadline = cfg.deadline_factor * warm['step_ms']
     engine = InferenceEngine(rollout, EngineConfig(
         policy='deer', thresholds=warm['thresholds'], budget_avg_fraction=cfg.budget_fraction,

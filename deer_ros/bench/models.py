@@ -69,6 +69,8 @@ def bench_rollout(preset_name: str, overrides: Optional[Dict[str, str]] = None, 
     """A ModelRollout with random weights for a preset (plus overrides), reset to INSTRUCTION.
 
     reference: the pre-fast-path code (bench.reference.ReferenceRollout), same weights.
+    On CUDA the weights are drawn on the GPU (seconds for deer-9b instead of minutes on the
+    host), so a seed gives other weights there than on a CPU.
     """
     from deer_ros.model.build import build_model
     from deer_ros.model.rollout import ModelRollout
@@ -78,8 +80,19 @@ def bench_rollout(preset_name: str, overrides: Optional[Dict[str, str]] = None, 
         from deer_ros.bench.reference import ReferenceRollout
         kind = ReferenceRollout
     cfg = bench_config(preset_name, overrides)
-    rollout = kind(build_model(cfg, seed), load_tokenizer(), device=device,
+    on_gpu = str(device).startswith('cuda')
+    model = build_model(cfg, seed, device=device if on_gpu else None)
+    rollout = kind(model, load_tokenizer(), device=device,
                    precision=precision, **rollout_kwargs)
+    rollout.reset(INSTRUCTION)
+    return rollout
+
+
+def shared_rollout(cfg: Any, rollout: Optional[Any] = None) -> Any:
+    """`rollout` switched to cfg.precision, or a new one for cfg (preset, seed, device)."""
+    if rollout is None:
+        return bench_rollout(cfg.preset, cfg.overrides, cfg.seed, cfg.device, cfg.precision)
+    rollout.precision = cfg.precision
     rollout.reset(INSTRUCTION)
     return rollout
 

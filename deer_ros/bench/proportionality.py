@@ -15,13 +15,13 @@ exit-check overhead is what each further check costs. Checks:
 """
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from deer_ros.bench import report
 from deer_ros.bench.config import AutocastBenchConfig
-from deer_ros.bench.models import bench_rollout, camera_images, environment
+from deer_ros.bench.models import camera_images, environment, shared_rollout
 from deer_ros.bench.timing import set_threads, summarize
 
 LINEARITY_TOLERANCE = 0.10
@@ -34,14 +34,28 @@ class ProportionalityConfig(AutocastBenchConfig):
 
 
 class _Clock:
-    """Host clock that first waits for the device (synchronize)."""
+    """Seconds after the queued work is done: CUDA events on a GPU, else the host clock.
+
+    On CUDA each reading records an event, waits for it (as the engine waits at each exit) and
+    returns its device time since a base event, so differences are device time.
+    """
 
     def __init__(self, rollout: Any) -> None:
         self.rollout = rollout
+        self._base = self._event() if rollout.device.type == 'cuda' else None
+
+    @staticmethod
+    def _event() -> Any:
+        import torch
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        event.synchronize()
+        return event
 
     def __call__(self) -> float:
-        self.rollout.synchronize()
-        return time.perf_counter()
+        if self._base is None:
+            return time.perf_counter()
+        return self._base.elapsed_time(self._event()) / 1e3
 
 
 def _round(rollout: Any, images: List[Any], clock: _Clock) -> Dict[str, Any]:
@@ -70,10 +84,14 @@ def _round(rollout: Any, images: List[Any], clock: _Clock) -> Dict[str, Any]:
     return dict(vision=vision, cumulative=cumulative, checks=checks, mono=mono)
 
 
-def run_proportionality(cfg: ProportionalityConfig) -> Dict[str, Any]:
-    """Measure and check; returns a JSON-ready result (see proportionality_markdown)."""
+def run_proportionality(cfg: ProportionalityConfig, rollout: Optional[Any] = None
+                        ) -> Dict[str, Any]:
+    """Measure and check; returns a JSON-ready result (see proportionality_markdown).
+
+    rollout: one already built for cfg's preset, switched to cfg.precision.
+    """
     threads = set_threads(cfg.threads)
-    rollout = bench_rollout(cfg.preset, cfg.overrides, cfg.seed, cfg.device, cfg.precision)
+    rollout = shared_rollout(cfg, rollout)
     images = camera_images(2, cfg.image_height, cfg.image_width, cfg.seed)
     clock = _Clock(rollout)
     rounds = [_round(rollout, images, clock) for _ in range(cfg.warmup + cfg.steps)]

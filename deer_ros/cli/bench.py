@@ -7,6 +7,9 @@
   deer-ros bench fastpath         fast path before/after in one run (+ torch.compile check)
   deer-ros bench costs            analytic GMAC and parameter memory per exit (meta device)
   deer-ros bench train            training samples/s: 1 vs N processes (torchrun), fp32 vs bf16
+  deer-ros bench gpu              all of the above that a GPU changes, one process, one folder:
+                                  per-exit phases per precision, memory budgets live, fidelity,
+                                  node at DeeR budgets, compiled vs eager (docs/performance.md)
 
 Each prints markdown and, with --out DIR (default runs/bench), writes <name>.json and <name>.md.
 Random weights; CPU uses the small presets, a GPU machine can run deer-3b / deer-9b.
@@ -22,7 +25,8 @@ HELP = 'benchmarks: per-exit cost, proportionality, node overhead, load, fast pa
 
 def _configs() -> Dict[str, Tuple[type, Callable, Callable]]:
     """WHICH -> (its config, run, markdown); the config's fields are the flags."""
-    from deer_ros.bench import exits, fastpath, load, node, proportionality, train_throughput
+    from deer_ros.bench import (exits, fastpath, gpu, gpu_report, load, node, proportionality,
+                                train_throughput)
     return {
         'exits': (exits.ExitsConfig, exits.run_exits, exits.exits_markdown),
         'proportionality': (proportionality.ProportionalityConfig,
@@ -33,6 +37,7 @@ def _configs() -> Dict[str, Tuple[type, Callable, Callable]]:
         'fastpath': (fastpath.FastPathConfig, fastpath.run_fastpath, fastpath.fastpath_markdown),
         'train': (train_throughput.TrainBenchConfig, train_throughput.run_train_bench,
                   train_throughput.train_bench_markdown),
+        'gpu': (gpu.GpuBenchConfig, gpu.run_gpu, gpu_report.gpu_markdown),
     }
 
 
@@ -41,7 +46,8 @@ HELPS = {'exits': 'per-exit latency, GMAC and memory vs the full model',
          'node': 'node overhead per frame for two 640x480 cameras',
          'load': 'deadline and budget before/after a competing CPU load',
          'fastpath': 'fast path before/after in one run',
-         'train': 'training samples/s per world size (torchrun) and precision, in one run'}
+         'train': 'training samples/s per world size (torchrun) and precision, in one run',
+         'gpu': 'every CUDA path in one run (--device cpu --preset tiny: the CPU check)'}
 
 
 def _output_flags(p: argparse.ArgumentParser, strict_help: str) -> None:
@@ -74,8 +80,13 @@ def _run_one(args: argparse.Namespace, command: str) -> Tuple[Dict[str, Any], st
         result = costs.run_costs(args.presets, args.tokens, command)
         return result, costs.costs_markdown(result)
     config, run, markdown = _configs()[args.which]
-    result = run(config_from_args(config, args, overrides=parse_overrides(args.overrides),
-                                  command=command))
+    cfg = config_from_args(config, args, overrides=parse_overrides(args.overrides),
+                           command=command)
+    if args.which == 'gpu':       # written after every section: a stopped run keeps its part
+        from deer_ros.bench.gpu_report import write_gpu
+        result = run(cfg, lambda r: write_gpu(r, args.out) if args.out else None)
+    else:
+        result = run(cfg)
     return result, markdown(result)
 
 
@@ -91,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
         print(f'deer-ros bench {args.which}: {exc}', file=sys.stderr)
         return 2
     print(text)
-    for path in write_outputs(result, text, args.out, args.which):
+    if args.which == 'gpu':
+        from deer_ros.bench.gpu_report import write_gpu
+        paths = write_gpu(result, args.out) if args.out else []
+    else:
+        paths = write_outputs(result, text, args.out, args.which)
+    for path in paths:
         print(f'wrote {path}', file=sys.stderr)
     return 1 if args.strict and result.get('passed') is False else 0

@@ -5,7 +5,7 @@ reports `active=False` with the reason instead of failing, and the memory contro
 """
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol, Sequence
+from typing import Callable, List, Optional, Protocol, Sequence
 
 Clock = Callable[[], float]     # seconds, monotonic (time.monotonic by default)
 
@@ -100,6 +100,20 @@ class TraceMemorySource:
         """Next sample of the trace."""
         s = self._samples[min(self._i, len(self._samples) - 1)]
         self._i += 1
+        return s
+
+
+class RecordingMemorySource:
+    """Passes another source's samples through and keeps them: a trace to replay later."""
+
+    def __init__(self, inner: MemorySource) -> None:
+        self.inner = inner
+        self.samples: List[MemorySample] = []
+
+    def sample(self) -> MemorySample:
+        """The inner source's sample, recorded."""
+        s = self.inner.sample()
+        self.samples.append(s)
         return s
 
 

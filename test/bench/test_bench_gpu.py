@@ -1,0 +1,89 @@
+"""`deer-ros bench gpu`: the whole GPU script runs on this CPU, so it cannot rot before a GPU."""
+import json
+
+import pytest
+
+from deer_ros.bench.gpu import SECTIONS, GpuBenchConfig
+from deer_ros.cli import main
+
+
+def test_gpu_bench_runs_every_section_on_cpu(tmp_path):
+    import torch
+    assert main(['bench', 'gpu', '--device', 'cpu', '--preset', 'tiny',
+                 '--out', str(tmp_path)]) == 0
+    for name in ('gpu.json', 'gpu.md', 'environment.json', 'memory_trace.json'):
+        assert (tmp_path / name).stat().st_size > 0, name
+    result = json.loads((tmp_path / 'gpu.json').read_text())
+    assert {k: v['status'] for k, v in result['sections'].items()} == \
+        {name: 'ok' for name in ('environment', *SECTIONS)}
+    assert set(SECTIONS) <= set(result) and result['passed']
+    assert not torch.cuda.is_initialized()          # the CPU path never touched torch.cuda
+
+    env = result['environment']
+    assert env['driver'] == 'absent' and env['nvml_reason'].startswith('NVML unavailable')
+
+    assert list(result['exits']) == ['fp32', 'bf16', 'fp16']
+    for rows in (r['exits'] for r in result['exits'].values()):
+        assert len(rows) == 6
+        assert all(r[p]['median_ms'] > 0 for r in rows
+                   for p in ('preprocess_ms', 'vision_ms', 'llm_ms', 'head_ms'))
+        assert all(r['peak_allocated_bytes'] is None and r['nvml_used_mb'] is None
+                   for r in rows)
+
+    fidelity = result['fidelity']['precisions']
+    assert fidelity['fp32']['exit_flips'] == 0 and fidelity['fp32']['pose_max_abs'] == 0.0
+    for name in ('bf16', 'fp16'):
+        f = fidelity[name]
+        assert 0 <= f['exit_flips'] <= f['frames']
+        assert 0.0 < max(f['per_exit_pose_max_abs']) < 0.5    # rounding, not garbage or NaN
+        assert 0.0 <= f['pose_mean_abs'] <= f['pose_max_abs'] < 2.0
+
+    memory = result['memory']
+    assert memory['verdicts'] == dict(budget_sheds=True, budget_reloads=True,
+                                      competitor_sheds=True, competitor_gone_reloads=True,
+                                      replay_matches=True)
+    assert {'shed', 'reload'} <= {r['action'] for r in memory['frames']}
+
+    node = result['node']
+    assert [r['budget_fraction'] for r in node['rows']] == [1.0, 0.5, 0.333]
+    assert node['rows'][0]['mean_fraction'] == pytest.approx(1.0)
+
+    compiled = result['compile']
+    assert compiled['mode'] == 'reduce-overhead'
+    assert compiled['max_action_difference'] <= 1e-4
+    assert '## torch.compile against eager' in (tmp_path / 'gpu.md').read_text()
+
+
+def test_cuda_asked_without_a_gpu_is_a_clear_usage_error(tmp_path, capsys):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip('this machine has a GPU')
+    assert main(['bench', 'gpu', '--device', 'cuda', '--out', str(tmp_path)]) == 2
+    assert 'torch sees no CUDA device' in capsys.readouterr().err
+
+
+def test_nvml_without_a_driver_says_why():
+    from deer_ros.bench.gpu_env import nvml_versions
+    from deer_ros.telemetry import NvmlMemorySource
+    if NvmlMemorySource().active:
+        pytest.skip('NVML answers here')
+    out = nvml_versions()
+    assert out['driver'] == 'absent' and out['nvml_reason'].startswith('NVML unavailable')
+
+
+@pytest.mark.parametrize('field,value', [('budgets', '1,abc'), ('budgets', '0'),
+                                         ('precisions', 'bf16'), ('precisions', 'fp32,fp8'),
+                                         ('skip', 'exits,nope')])
+def test_bad_lists_are_refused(field, value):
+    with pytest.raises(ValueError, match=field):
+        GpuBenchConfig(**{field: value})
+
+
+def test_compile_mode_setting_reaches_the_rollout():
+    from deer_ros.ros_io import settings as S
+    from deer_ros.ros_io.model_loader import build_rollout
+    rollout = build_rollout(S.from_flat({'model.compile': True, 'model.device': 'cpu',
+                                         'model.compile_mode': 'reduce-overhead'}))
+    starts = sorted(rollout._segment_fns)
+    assert starts == [0, *(e + 1 for e in rollout.exit_layers[:-1])]
+    assert rollout.compile_mode == 'reduce-overhead'
