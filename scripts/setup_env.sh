@@ -58,8 +58,8 @@ if ! fresh package "$pkg" || ! "$PY" -c 'import deer_ros.cli' 2>/dev/null; then
   echo "$pkg" > "$STAMPS/package"
 fi
 
-# 3. Messages: colcon builds msg/ against the wheels into build/ros/install.
-msgs=$(stamp_of CMakeLists.txt package.xml msg/*.msg)
+# 3. Messages: colcon builds msg/ and action/ against the wheels into build/ros/install.
+msgs=$(stamp_of CMakeLists.txt package.xml msg/*.msg action/*.action)
 INSTALL=$ROOT/build/ros/install
 SITE=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 PYVER=$("$PY" -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')
@@ -84,6 +84,6 @@ echo "$INSTALL/deer_ros/lib/$PYVER/site-packages" > "$SITE/zz_deer_ros_messages.
 if ! grep -q AMENT_PREFIX_PATH "$VENV/bin/activate"; then
   echo "export AMENT_PREFIX_PATH=$INSTALL/deer_ros:$VENV" >> "$VENV/bin/activate"
 fi
-"$PY" -c 'from deer_ros.msg import ActionCommand, InferenceTelemetry' \
+"$PY" -c 'from deer_ros.msg import ActionCommand, InferenceTelemetry; from deer_ros.action import RunInstruction' \
   || { log "ERROR: deer_ros messages do not import"; exit 1; }
 log "environment ready: $VENV"

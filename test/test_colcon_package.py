@@ -27,6 +27,7 @@ def test_colcon_build_installs_a_complete_ros_package(tmp_path):
         assert os.access(install / 'lib' / 'deer_ros' / exe, os.X_OK), exe
     site = next((install / 'lib').glob('python3*/site-packages/deer_ros'))
     assert (site / 'msg' / '__init__.py').exists()
+    assert (site / 'action' / '__init__.py').exists(), 'the ~/run action'
     assert 'extend_path' in (site / '__init__.py').read_text(), 'our __init__ must win'
     assert (install / 'share' / 'deer_ros' / 'package.xml').exists()
     assert (install / 'share' / 'deer_ros' / 'msg' / 'ActionCommand.msg').exists()
