@@ -32,9 +32,11 @@ class ArmCommand:
         return [*self.translation, *self.rotation, self.gripper]
 
 
-# Why a command holds (ActionCommand.hold_reason); the detail goes to /diagnostics.
+# Why a command holds (ActionCommand.hold_reason); the detail goes to /diagnostics. goal_*: a
+# ~/run goal ended (run_goal.GOAL_HOLD_REASONS).
 HOLD_REASONS = ('deactivate', 'shutdown', 'stop', 'stale_camera', 'frozen_camera', 'nan',
-                'no_instruction', 'inference_failed')
+                'no_instruction', 'inference_failed',
+                'goal_succeeded', 'goal_time_limit', 'goal_canceled', 'goal_preempted')
 
 
 def hold_command(reason: str, gripper: float = 0.0, detail: str = '') -> ArmCommand:

@@ -7,8 +7,9 @@ runs under the gate's lock only if no hold has happened since (same epoch, no ho
 engaged). A hold bumps the epoch and publishes under the same lock, so a tick in flight can
 never publish motion after it: holds and motion are totally ordered and motion never follows.
 
-Hold sources latch independently: 'lifecycle' (deactivate, shutdown) and 'stop' (the operator's
-hold input). Motion is allowed only while none is engaged.
+Hold sources latch independently: 'lifecycle' (deactivate, shutdown), 'stop' (the operator's
+hold input) and 'goal' (a ~/run goal ending: engaged and released around the instruction
+change). Motion is allowed only while none is engaged.
 """
 import threading
 from typing import Callable, Dict, Optional

@@ -45,6 +45,7 @@ from deer_ros.ros_io.node_time import ClockWatch, NodeTime
 from deer_ros.ros_io.params import (CheckedParameters, check_changes, declare_all,
                                     node_overrides_review)
 from deer_ros.ros_io.robot_state_input import attach_robot_state
+from deer_ros.ros_io.run_action import RunAction
 from deer_ros.policies.record import StepRecord
 from deer_ros.ros_io.settings import NodeSettings, model_reason, validate
 
@@ -115,6 +116,7 @@ class DeerNode(CheckedParameters, LifecycleNode):
             self, self._on_instruction, self._input_group)
         self.create_service(Trigger, '~/reset', self._on_reset, callback_group=self._input_group)
         self.output.create_stop_input(self._stop_group)   # ~/hold service, hold topic
+        self.run = RunAction(self)                         # ~/run action (its own group)
         self.create_timer(1.0, self._publish_diagnostics, callback_group=self._status_group,
                           clock=Clock(clock_type=ClockType.STEADY_TIME))   # also when paused
 
@@ -162,6 +164,11 @@ class DeerNode(CheckedParameters, LifecycleNode):
         if key is not None and self._instruction_copies.seen(key):
             return      # the same message through the other subscription
         self.instructions_received += 1
+        if self.run.owns_instruction:
+            self.get_logger().warning(f'instruction {shorten(msg.data.strip())!r} ignored: a '
+                                      '~/run goal is running (cancel it first)',
+                                      throttle_duration_sec=2.0)
+            return
         text = msg.data.strip()
         self.instruction_rejected = instruction_reason(text, self.settings.instruction.max_chars)
         if self.instruction_rejected:
@@ -170,12 +177,16 @@ class DeerNode(CheckedParameters, LifecycleNode):
         if text != self.instruction:
             self.get_logger().info(f'instruction: {shorten(text)!r}' if text else
                                    'empty instruction: stop acting')
+        self.use_instruction(text)
+        if self.core is None and not text:
+            self.events.note('inputs', 'instruction', WARN, 'empty instruction received',
+                             self.monotonic())
+
+    def use_instruction(self, text: str) -> None:
+        """Act on `text` from the next tick ('' = stop acting): the topic's and ~/run's way."""
         self.instruction = text
         if self.core is not None:
             self.core.set_instruction(text, self.monotonic())
-        elif not text:
-            self.events.note('inputs', 'instruction', WARN, 'empty instruction received',
-                             self.monotonic())
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response
                   ) -> Trigger.Response:
@@ -297,6 +308,7 @@ class DeerNode(CheckedParameters, LifecycleNode):
         """SIGINT/SIGTERM: the final hold at once, before waiting for a running inference."""
         if self._control_timer is not None:
             self.output.engage('lifecycle', 'shutdown')
+        self.run.on_stop_acting('shutdown')   # while the executor can still send the result
 
     def wait_for_acks(self, timeout_s: float = 1.0) -> bool:
         """Before exit: wait until the command subscribers acknowledged the final hold."""
@@ -311,6 +323,7 @@ class DeerNode(CheckedParameters, LifecycleNode):
         if self.output.gate.reason('lifecycle') != reason:
             self.output.engage('lifecycle', reason)
         self.output.active = False
+        self.run.on_stop_acting(reason)
         self.get_logger().info(f'{reason}: published a hold, not acting')
 
     def _release(self) -> None:
@@ -329,6 +342,7 @@ class DeerNode(CheckedParameters, LifecycleNode):
         core, output = self.core, self.output   # _release may clear self.core meanwhile
         if core is None:
             return
+        self.run.on_tick(self.monotonic())       # a ~/run goal: hold input, time limit
         if output.repeat_hold('stop'):          # latched stop: a hold each period, no inference
             now = self.monotonic()
             core.held(now)
@@ -340,6 +354,7 @@ class DeerNode(CheckedParameters, LifecycleNode):
         if out.kind == 'idle' or not output.publish_tick(ticket, out, core, self.loaded,
                                                          self.settings):
             return
+        self.run.on_published(out, self.monotonic())
         if out.kind == 'hold':
             self.get_logger().info(f'hold: {out.reason}', throttle_duration_sec=2.0)
         elif out.record.latency_ms > 1000.0 * self.settings.control_period_s:

@@ -200,6 +200,23 @@ class RobotStateSettings:
 
 
 @dataclass(frozen=True)
+class RunSettings:
+    """The ~/run action (deer_ros/action/RunInstruction): when a goal has succeeded."""
+
+    success_topic: str = setting(
+        '', 'Topic whose message ends a ~/run goal as succeeded (std_msgs/Bool data true, or '
+            'deer_ros/EpisodeStatus success true, per run.success_type); empty = none: a goal '
+            'ends at its time limit (then succeeded), or when cancelled or stopped')
+    success_type: str = setting(
+        'bool', 'Message type of run.success_topic: bool (std_msgs/Bool) or episode_status '
+                "(deer_ros/EpisodeStatus, e.g. sim_node's episode_status)",
+        choices=('bool', 'episode_status'))
+    time_limit_s: float = setting(
+        0.0, 'Time limit of a ~/run goal that gives none (0 = none)', unit='s', min=0.0,
+        max=86400.0)
+
+
+@dataclass(frozen=True)
 class NodeSettings:
     """All deer_node settings; nested groups become dotted parameter names."""
 
@@ -224,6 +241,7 @@ class NodeSettings:
     twist: TwistSettings = group(TwistSettings)
     publish: PublishSettings = group(PublishSettings)
     robot_state: RobotStateSettings = group(RobotStateSettings)
+    run: RunSettings = group(RunSettings)
 
     @property
     def control_period_s(self) -> float:
