@@ -45,7 +45,7 @@ from deer_ros.ros_io.node_time import ClockWatch, NodeTime
 from deer_ros.ros_io.params import (CheckedParameters, check_changes, declare_all,
                                     node_overrides_review)
 from deer_ros.ros_io.robot_state_input import attach_robot_state
-from deer_ros.ros_io.run_action import RunAction
+from deer_ros.ros_io.run_action import attach_run_action
 from deer_ros.policies.record import StepRecord
 from deer_ros.ros_io.settings import NodeSettings, model_reason, validate
 
@@ -116,7 +116,7 @@ class DeerNode(CheckedParameters, LifecycleNode):
             self, self._on_instruction, self._input_group)
         self.create_service(Trigger, '~/reset', self._on_reset, callback_group=self._input_group)
         self.output.create_stop_input(self._stop_group)   # ~/hold service, hold topic
-        self.run = RunAction(self)                         # ~/run action (its own group)
+        self.run = attach_run_action(self)                 # ~/run action (its own group)
         self.create_timer(1.0, self._publish_diagnostics, callback_group=self._status_group,
                           clock=Clock(clock_type=ClockType.STEADY_TIME))   # also when paused
 

@@ -24,9 +24,12 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.parameter import Parameter
 from std_msgs.msg import Bool
 
-from deer_ros.action import RunInstruction
 from deer_ros.msg import EpisodeStatus
 from deer_ros.ros_io.core_types import TickOutput
+try:
+    from deer_ros.action import RunInstruction
+except ImportError:   # interfaces built before action/ existed: the node runs without ~/run
+    RunInstruction = None
 from deer_ros.ros_io.run_goal import GoalEnd, GoalRequest, GoalTracker, invalid_end, \
     request_problem
 
@@ -46,6 +49,34 @@ class _Ending:
         if self.end is None:
             self.end = end
             self.event.set()
+
+
+def attach_run_action(node: Any) -> Any:
+    """The node's ~/run server, or (interfaces built without the action) a stand-in that logs why.
+
+    Why not fail: a node whose messages were built before this action existed still drives its
+    arm over the topics; the error says how to get ~/run (rebuild the interfaces).
+    """
+    if RunInstruction is not None:
+        return RunAction(node)
+    node.get_logger().error('~/run action unavailable: deer_ros.action is not built (rebuild '
+                            'the interfaces: colcon build, or scripts/setup_env.sh)')
+    return NoRunAction()
+
+
+class NoRunAction:
+    """What deer_node calls on its ~/run server when there is none: nothing runs, nothing owned."""
+
+    owns_instruction = False
+
+    def on_tick(self, now_s: float) -> None:
+        """No goal to check."""
+
+    def on_published(self, out: TickOutput, now_s: float) -> None:
+        """No goal to count."""
+
+    def on_stop_acting(self, reason: str) -> None:
+        """No goal to end."""
 
 
 class RunAction:
