@@ -58,9 +58,7 @@ def fidelity_md(res: Dict[str, Any]) -> List[str]:
 
 
 def _span(frames: List[Dict[str, Any]], key: str) -> str:
-    """First -> last reading of a phase; a dash where the budget was off (no reading)."""
-    if frames[0]['action'] == 'off':
-        return '–'
+    """First -> last reading of a phase."""
     return f"{report.fmt(frames[0][key])} -> {report.fmt(frames[-1][key])}"
 
 

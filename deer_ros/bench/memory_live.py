@@ -105,32 +105,41 @@ def _engine(rollout: Any, source: MemorySource, plan: Dict[str, Any]) -> Any:
     return engine
 
 
-def _run_phases(rollout: Any, source: Any, counter: Any, plan: Dict[str, Any],
+def _run_phases(rollout: Any, source: Any, inner: Any, plan: Dict[str, Any],
                 images: List[Any]) -> List[Dict[str, Any]]:
+    """Frames of every phase; `source` feeds the engine, `inner` gives each row's reading.
+
+    The rows read `inner` after each frame, apart from the engine's (recorded) samples, so a
+    phase without a budget (no samples) still shows the device's memory.
+    """
     engine = _engine(rollout, source, plan)
     rows = []
     for phase in _phases(plan):
         engine.update_config(**phase['config'])
-        competitor = _Competitor(rollout, counter, plan['competitor_mb']) \
+        competitor = _Competitor(rollout, inner, plan['competitor_mb']) \
             if phase.get('competitor') else None
         try:
             for _ in range(phase['frames']):
                 rec = engine.step(images[0], images[1])
-                process = rec.gpu_memory_used_mb if rec.memory_active else None
+                now = inner.sample()
                 rows.append(dict(phase=phase['name'], resident_exit=rec.resident_exit,
-                                 action=rec.memory_action, process_mb=process,
-                                 device_used_mb=_last(source).device_used_mb,
-                                 device_free_mb=_last(source).device_free_mb,
-                                 latency_ms=rec.latency_ms))
+                                 action=rec.memory_action, process_mb=now.process_mb,
+                                 device_used_mb=now.device_used_mb,
+                                 device_free_mb=now.device_free_mb, latency_ms=rec.latency_ms))
         finally:
             if competitor is not None:
                 competitor.stop()
     return rows
 
 
-def _last(source: Any) -> MemorySample:
-    samples = getattr(source, 'samples', None)
-    return samples[-1] if samples else MemorySample(False)
+def _warm(rollout: Any, images: List[Any]) -> None:
+    """One full frame, so that the allocator holds a frame's activations before planning."""
+    from deer_ros.bench.models import INSTRUCTION
+    rollout.reset(INSTRUCTION)
+    frame = rollout.encode(images[0], images[1])
+    rollout.run_layers(frame, 0, rollout.exit_layers[-1] + 1)
+    rollout.candidate(frame, rollout.exit_layers[-1])
+    rollout.synchronize()
 
 
 def run_memory_live(rollout: Any, images: List[Any], frames: int) -> Dict[str, Any]:
@@ -143,6 +152,7 @@ def run_memory_live(rollout: Any, images: List[Any], frames: int) -> Dict[str, A
             return dict(skipped=f'no NVML on this GPU machine: {inner.sample().reason}')
     else:
         inner = ResidentBytesSource(rollout, 4.0 * rollout.device_parameter_bytes() / _MB)
+    _warm(rollout, images)
     plan = _plan(rollout, inner.sample(), frames)
     source = RecordingMemorySource(inner)
     rows = _run_phases(rollout, source, inner, plan, images)

@@ -87,3 +87,18 @@ def test_compile_mode_setting_reaches_the_rollout():
     starts = sorted(rollout._segment_fns)
     assert starts == [0, *(e + 1 for e in rollout.exit_layers[:-1])]
     assert rollout.compile_mode == 'reduce-overhead'
+
+
+def test_node_budgets_without_ros_time_the_engine_alone(monkeypatch):
+    """The GPU machine has no ROS wheels: the node section says so and times the engine."""
+    from deer_ros.bench import node_budgets
+    from deer_ros.bench.models import bench_rollout, camera_images
+    monkeypatch.setattr(node_budgets, 'ros_available', lambda: 'ModuleNotFoundError: rclpy')
+    rollout = bench_rollout('tiny')
+    out = node_budgets.run_node_budgets(rollout, camera_images(2, 64, 64), [1.0, 0.5],
+                                        steps=3, warmup=1, control_rate_hz=100.0)
+    assert out['mode'] == 'engine only' and 'rclpy' in out['ros_missing']
+    full, half = out['rows']
+    assert full['frames'] == half['frames'] == 3
+    assert full['mean_fraction'] == pytest.approx(1.0) and half['mean_fraction'] < 1.0
+    assert full['latency_ms']['median_ms'] >= full['model_ms']['median_ms'] > 0
