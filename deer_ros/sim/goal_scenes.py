@@ -17,7 +17,7 @@ from deer_ros.sim.tasks import GoalChoice, TaskSpec
 
 COLOURS_RGBA = {'blue': (0.1, 0.3, 1.0, 1.0), 'green': (0.1, 0.8, 0.1, 1.0),
                 'yellow': (1.0, 0.85, 0.0, 1.0)}   # none red: the arm and the puck are red
-MARKER_RADIUS_M = 0.03         # big enough to show at 64 px (~3 px across)
+MARKER_RADIUS_M = 0.04         # shows at 64 px: ~5 px across, 17-29 px of its colour
 OBJECT_CLEARANCE_M = 0.15      # xy, object to goal: MetaWorld's own resets redraw below this
 SCENE_SEED_OFFSET = 0x600D     # marker RNG seed = scene seed + this
 MAX_DRAWS = 10000

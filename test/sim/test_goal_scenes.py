@@ -84,7 +84,7 @@ def test_scene_shows_coloured_markers_and_hides_the_goal(sim):
 
 @pytest.mark.parametrize('task', LANGUAGE_TASKS)
 def test_expert_follows_the_instruction_and_fails_on_another(sim, task):
-    for seed in (0, 1):
+    for seed in (2,):        # seeds 0, 1 of push and reach: test_language_control.py
         sim.reset(task, seed)
         while not sim.done:
             sim.step(sim.expert_action())
