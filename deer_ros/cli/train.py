@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='also write the final model and its loss plot to DIR')
     add_config_flags(parser, TrainConfig, rename={'num_threads': 'threads'},
                      optional=('joint_steps', 'head_steps', 'precision'))
-    parser.add_argument('--device', default='auto', help="cpu, cuda, cuda:N or auto")
+    parser.add_argument('--device', default='auto', help='cpu, cuda, cuda:N or auto (under '
+                        'torchrun, cuda means cuda:LOCAL_RANK)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
 
 

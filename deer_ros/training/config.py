@@ -43,7 +43,7 @@ class TrainConfig:
     seed: int = option(0, 'init, data and sampling seed')
     save_every: int = option(500, 'checkpoint every N steps (and at each phase end)')
     log_every: int = option(10, 'loss history resolution, steps')
-    num_threads: int = option(2, 'torch CPU threads')
+    num_threads: int = option(2, 'torch CPU threads (per process under torchrun)')
     use_state: bool = option(False, "a new model whose head also takes the recorded robot "
                                     'state (end-effector position + gripper opening)')
     early_frames: int = option(0, "windows starting in an episode's first N frames are "
@@ -52,7 +52,8 @@ class TrainConfig:
                                   'that must read the scene carry more of the loss')
     precision: str = option('fp32', 'compute precision: autocast to bf16 or fp16 (fp16 with '
                                     'loss scaling); trained weights and AdamW stay fp32, '
-                                    'frozen weights are kept in the compute precision',
+                                    'frozen weights are kept in the compute precision '
+                                    '(with --resume: change the saved one)',
                             choices=PRECISION_CHOICES)
     checkpoint_activations: bool = option(False, 'recompute each language-model layer in the '
                                                  'backward pass instead of keeping its '
