@@ -50,7 +50,7 @@ def run_exits(cfg: ExitsConfig, rollout: Optional[Any] = None) -> Dict[str, Any]
             if r >= cfg.warmup:
                 samples[k].append(phases)
     gmacs = rollout.layer_gmacs()
-    memory = [_memory_at(rollout, k, timer, images) for k in range(len(exits))]
+    memory = _memory_per_cap(rollout, timer, images)
     rows = []
     for k, layer in enumerate(exits):
         row = {'exit': k, 'layer': layer, 'layers': layer + 1,
@@ -77,26 +77,29 @@ def run_exits(cfg: ExitsConfig, rollout: Optional[Any] = None) -> Dict[str, Any]
                 exits=rows)
 
 
-def _memory_at(rollout: Any, k: int, timer: PhaseTimer, images: List[Any]) -> Dict[str, Any]:
-    """Parameter bytes on the device with the cap at exit k.
+def _memory_per_cap(rollout: Any, timer: PhaseTimer, images: List[Any]) -> List[Dict[str, Any]]:
+    """Per exit k: parameter bytes on the device with the cap at exit k.
 
     On CUDA also the peak allocated of one step and NVML's used memory of the whole device
-    (None where absent).
+    (None where absent). The cap walks down from the deepest exit and is restored once, so each
+    layer crosses the bus twice (deer-9b: 51 GB, not 380 GB for a round trip per exit).
     """
     last = len(rollout.exit_layers) - 1
-    rollout.set_resident_exit(k)
-    out: Dict[str, Any] = {'resident_param_bytes': int(rollout.device_parameter_bytes()),
-                           'peak_allocated_bytes': None, 'nvml_used_mb': None}
-    if rollout.device.type == 'cuda':
-        import torch
+    out: List[Dict[str, Any]] = [{} for _ in rollout.exit_layers]
+    for k in range(last, -1, -1):
+        rollout.set_resident_exit(k)
+        out[k] = {'resident_param_bytes': int(rollout.device_parameter_bytes()),
+                  'peak_allocated_bytes': None, 'nvml_used_mb': None}
+        if rollout.device.type == 'cuda':
+            import torch
 
-        from deer_ros.telemetry import default_memory_source
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats(rollout.device)
-        _step(rollout, timer, images, rollout.exit_layers[k])
-        out['peak_allocated_bytes'] = int(torch.cuda.max_memory_allocated(rollout.device))
-        nvml = default_memory_source(rollout.device.index or 0).sample()
-        out['nvml_used_mb'] = nvml.device_used_mb if nvml.active else None
+            from deer_ros.telemetry import default_memory_source
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats(rollout.device)
+            _step(rollout, timer, images, rollout.exit_layers[k])
+            out[k]['peak_allocated_bytes'] = int(torch.cuda.max_memory_allocated(rollout.device))
+            nvml = default_memory_source(rollout.device.index or 0).sample()
+            out[k]['nvml_used_mb'] = nvml.device_used_mb if nvml.active else None
     rollout.set_resident_exit(last)
     return out
 

@@ -75,8 +75,9 @@ class ModelRollout:
         'fused' (HeadStep, cheaper); None = the checkpoint's (cfg.head.step).
 
         compile_layers: torch.compile each layer (compile_mode 'default') or each exit segment
-        as one CUDA graph ('reduce-overhead'); check against eager with `deer-ros bench
-        fastpath --compile [--compile-mode reduce-overhead]`.
+        as one CUDA graph ('reduce-overhead'; a run that covers only part of a segment, e.g. one
+        with skipped layers in it, runs that part eagerly); check against eager with
+        `deer-ros bench gpu` or `deer-ros bench fastpath --compile --compile-mode MODE`.
         """
         if precision not in PRECISIONS:
             raise ValueError(f'precision must be one of {sorted(PRECISIONS)}')

@@ -102,3 +102,29 @@ def test_node_budgets_without_ros_time_the_engine_alone(monkeypatch):
     assert full['frames'] == half['frames'] == 3
     assert full['mean_fraction'] == pytest.approx(1.0) and half['mean_fraction'] < 1.0
     assert full['latency_ms']['median_ms'] >= full['model_ms']['median_ms'] > 0
+
+
+# What the GPU machine lacks (scripts/gpu_wheels.sh): ROS, the simulator, recording/tuning extras.
+NOT_ON_GPU = ('rclpy', 'sensor_msgs', 'std_msgs', 'builtin_interfaces', 'geometry_msgs',
+              'diagnostic_msgs', 'rcl_interfaces', 'lifecycle_msgs', 'std_srvs', 'action_msgs',
+              'deer_ros.msg', 'deer_ros.action', 'mcap', 'mcap_ros2', 'metaworld', 'mujoco',
+              'skopt', 'lerobot')
+
+
+def test_the_gpu_run_imports_without_what_the_gpu_machine_lacks(tmp_path):
+    import os
+    import subprocess
+    import sys
+    (tmp_path / 'sitecustomize.py').write_text(
+        'import sys\n' + ''.join(f'sys.modules[{m!r}] = None\n' for m in NOT_ON_GPU))
+    code = ('import deer_ros.bench.gpu, deer_ros.bench.gpu_report, deer_ros.bench.node_budgets\n'
+            'import deer_ros.bench.memory_live, deer_ros.bench.fidelity\n'
+            'from deer_ros.bench.node_budgets import ros_available\n'
+            'from deer_ros.cli import main\n'
+            'assert ros_available().startswith("ModuleNotFoundError"), ros_available()\n'
+            'raise SystemExit(main(["bench", "gpu", "--help"]))\n')
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(tmp_path), os.getcwd()])}
+    done = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '--time-limit-s' in done.stdout
