@@ -7,13 +7,17 @@ is a MetaWorld scene right after reset (every other one with the hand start jitt
 targets are privileged simulator positions: the object (observation 4:7) and the goal
 (observation -3:), as offsets from the task's mean, standardised. A read-out of 4 learned
 queries attending to both cameras' perceiver latents (as the LM's cross-attention reads them)
-is trained with MSE. Scenes use seeds --seed.. (keep them apart from the evaluation's). The
+is trained with MSE. Scenes use seeds --seed.. (keep them apart from the evaluation's). In a
+language-conditioned task (--suite depth) the goal that counts depends on the instruction, which
+the vision encoder never sees: its targets are the object and *every* marker, in colour order
+(zero-padded to the largest k), so the image features must say where each colour is. The
 output is a checkpoint of the preset (with the state input when --state-from is given) whose
 vision encoder and perceiver carry the pretrained weights; everything else is freshly
 initialised. Train it with `deer-ros train DATA --init OUT --freeze vision`.
 
   PYTHONPATH=. .venv/bin/python dev/pretrain_vision.py -o runs/pv --scenes-per-task 2000
-      (options: --seed 10000, --steps 4000, --preset mini2, --state-from DATA...)
+      (options: --seed 10000, --steps 4000, --preset mini2, --state-from DATA...,
+       --tasks T... or --suite depth instead of the five tasks below)
 """
 import argparse
 import time
@@ -30,13 +34,25 @@ TASKS = ['reach-v3', 'button-press-topdown-v3', 'drawer-close-v3', 'drawer-open-
 JITTER_M = (0.1, 0.08, 0.06)
 
 
+def scene_targets(sim, width: int) -> np.ndarray:
+    """Object + goal xyz, or object + every marker's xyz in a language-conditioned scene; padded."""
+    markers = sim.markers()
+    if len(markers):
+        out = np.concatenate([sim.object_and_goal()[:3], markers.reshape(-1)])
+    else:
+        out = sim.object_and_goal()
+    return np.pad(out, (0, width - len(out)))
+
+
 def render_scenes(tasks: Sequence[str], per_task: int, seed: int, size: int
                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """static, gripper (N, S, S, 3) uint8, targets (N, 6) object + goal xyz, task index (N,)."""
+    """static, gripper (N, S, S, 3) uint8, targets (N, D) (scene_targets), task index (N,)."""
+    from deer_ros.sim.tasks import get_task
     from deer_ros.sim.metaworld_sim import MetaWorldSim, SimConfig
     from deer_ros.sim.rollout import ExpertConfig
     sim = MetaWorldSim(SimConfig(static_size=size, gripper_size=size))
     jitter = ExpertConfig(start_jitter_m=JITTER_M)
+    width = 3 + 3 * max(2, max(get_task(t).targets for t in tasks))
     static: List[np.ndarray] = []
     gripper: List[np.ndarray] = []
     targets: List[np.ndarray] = []
@@ -48,7 +64,7 @@ def render_scenes(tasks: Sequence[str], per_task: int, seed: int, size: int
                 obs = sim.reset(task, s, hand_offset=jitter.hand_offset(s) if s % 2 else None)
                 static.append(obs.static)
                 gripper.append(obs.gripper)
-                targets.append(sim.object_and_goal())
+                targets.append(scene_targets(sim, width))
                 task_ids.append(index)
             print(f'{task}: {per_task} scenes in {time.perf_counter() - start:.0f} s', flush=True)
     finally:
@@ -83,7 +99,11 @@ def main() -> None:
     parser.add_argument('--preset', default='mini2')
     parser.add_argument('--state-from', nargs='*', default=None, metavar='DATA',
                         help='recordings whose state statistics a state-input model gets')
+    parser.add_argument('--tasks', nargs='+', default=TASKS, help='default: the five above')
+    parser.add_argument('--suite', default=None, help='a registered suite instead of --tasks')
     args = parser.parse_args()
+    from deer_ros.sim.tasks import suite_tasks
+    tasks = suite_tasks(args.suite) if args.suite else args.tasks
     from deer_ros.model.build import build_model, preset_config
     from deer_ros.model.checkpoint import save_checkpoint
     from deer_ros.model.tokenizer import load_tokenizer
@@ -97,7 +117,7 @@ def main() -> None:
         cfg = with_state_input(cfg, args.state_from)
     model = build_model(cfg, seed=0)
     vcfg = model.cfg.vision
-    static, gripper, targets, task_ids = render_scenes(TASKS, args.scenes_per_task, args.seed,
+    static, gripper, targets, task_ids = render_scenes(tasks, args.scenes_per_task, args.seed,
                                                        vcfg.image_size)
     y = within_task(targets, task_ids)
     rng = np.random.default_rng(0)
@@ -134,11 +154,11 @@ def main() -> None:
                 pred = torch.cat([predict(test[i:i + 200])
                                   for i in range(0, len(test), 200)]).numpy()
             scores = ' '.join('  -  ' if np.isnan(v) else f'{v:5.2f}' for v in r2(pred, y[test]))
-            print(f'step {step}: loss {loss.item():.3f}, held-out R^2 object xyz, goal xyz: '
-                  f'{scores} ({time.perf_counter() - start:.0f} s)', flush=True)
+            print(f'step {step}: loss {loss.item():.3f}, held-out R^2 object xyz, goal (or '
+                  f'markers) xyz: {scores} ({time.perf_counter() - start:.0f} s)', flush=True)
     save_checkpoint(str(Path(args.output)), model, tokenizer, metadata={'vision_pretraining': {
         'scenes_per_task': args.scenes_per_task, 'seed': args.seed, 'steps': args.steps,
-        'tasks': TASKS}})
+        'tasks': list(tasks)}})
     print(f'wrote {args.output}')
 
 

@@ -186,6 +186,15 @@ class MetaWorldSim:
             raise RuntimeError('call reset(task, seed) first')
         return np.concatenate([self._obs_vec[4:7], self._obs_vec[-3:]]).astype(np.float32)
 
+    def markers(self) -> np.ndarray:
+        """(k, 3) float32: a language-conditioned scene's markers (m, world), colour order.
+
+        Privileged, like object_and_goal(), and empty (0, 3) in a task without goals.
+        """
+        if self._scene is None:
+            return np.zeros((0, 3), np.float32)
+        return self._scene.markers.astype(np.float32)
+
     def expert_action(self, instruction: Optional[str] = None) -> np.ndarray:
         """The scripted expert's action for the current state, in the 7-D model convention.
 

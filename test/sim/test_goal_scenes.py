@@ -77,6 +77,8 @@ def test_scene_shows_coloured_markers_and_hides_the_goal(sim):
     for colour in PUSH.goals.colours:
         np.testing.assert_allclose(model.site(marker_site(colour)).rgba, COLOURS_RGBA[colour])
     assert obs.instruction == PUSH.instruction_for(sim.target)
+    assert sim.markers().shape == (2, 3)
+    np.testing.assert_allclose(sim.markers()[sim.target], sim.object_and_goal()[3:], atol=1e-6)
     blue = np.all(obs.static.astype(int) - [25, 76, 255] > -60, axis=-1) \
         & (obs.static[..., 0] < 90)
     assert blue.any()                                       # the blue marker is in the image

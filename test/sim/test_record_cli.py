@@ -25,3 +25,15 @@ def test_record_writes_successful_episodes_deterministically(tmp_path):
 def test_record_refuses_to_mix_into_existing_dataset(tmp_path):
     assert _record(tmp_path, '--max-steps', '3', '--keep-failed') == 0
     assert _record(tmp_path) == 1
+
+
+def test_record_suite_depth_writes_every_task_with_its_episode_instruction(tmp_path):
+    from deer_ros.sim.tasks import DEPTH_SUITE, get_task
+    assert main(['record', '-o', str(tmp_path), '--suite', 'depth', '--episodes-per-task', '1',
+                 '--max-steps', '1', '--keep-failed', '--image-size', '16', '--quiet']) == 0
+    episodes = {e.task: e for e in iter_episodes(tmp_path)}
+    assert sorted(episodes) == sorted(DEPTH_SUITE)
+    for task, episode in episodes.items():
+        spec = get_task(task)
+        assert episode.instruction == spec.instruction_for(spec.target_named(episode.instruction))
+        assert '{' not in episode.instruction and len(episode) == 1
