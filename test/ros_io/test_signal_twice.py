@@ -7,16 +7,17 @@ second signal landing there ended sim_node and an unconfigured deer_node with ex
 by hand: sim_node died at gaps 0.1, 0.2 and 0.3 s, deer_node unconfigured at 0.05 and 0.2 s;
 this test then failed for both).
 
-Real processes (deer_node's main over the example engine, configured and not; sim_node), one
-per gap, started side by side in their own namespaces and signalled one after the other: exit
-code 0, the final hold as the last command of the configured node, nothing on the output from
-an abort or a traceback.
+Real processes (deer_node's main over the example engine, configured and not; sim_node;
+recorder_node), one per gap, started side by side in their own namespaces and signalled one
+after the other: exit code 0, the final hold as the last command of the configured node,
+nothing on the output from an abort or a traceback.
 """
 import os
 import pathlib
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -37,6 +38,9 @@ PROGRAMS = {   # name: (command line after python, the log line that says it is 
                          'active: acting'),
     'sim_node': (['-m', 'deer_ros.sim.sim_node', '--ros-args', '-p', 'tasks:=[reach-v3]',
                   '-p', 'image_size:=32', '-p', 'gripper_image_size:=24'], 'episode 0:'),
+    'recorder_node': (['-m', 'deer_ros.data.ros_recorder', '--ros-args', '-p',
+                       f'output:={tempfile.gettempdir()}/deer_ros_signal_twice'],
+                      'recording into'),
 }
 
 
