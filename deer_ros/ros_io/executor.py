@@ -90,6 +90,23 @@ class JoiningExecutor(MultiThreadedExecutor):
             if missed and not task.done():  # a resume was yielded meanwhile: yield it again
                 self.wake()
 
+    def wait_for_tasks(self, timeout_s: float) -> bool:
+        """Wait (spinning on) until every create_task() task has run; False at the timeout.
+
+        Before stopping: an action result that is due (a ~/run goal ended by the shutdown) goes
+        out through such tasks (rclpy runs a future's done callbacks as tasks), which a stopped
+        spin thread would never start.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._tasks_lock:
+                pending = [t for t, entity, _ in self._tasks if entity is None and not t.done()]
+            if not pending:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(START_POLL_S * 10)
+
     def shutdown(self, timeout_sec: Optional[float] = None, *,
                  wait_for_threads: bool = True) -> bool:
         """Join the workers (queued callbacks run), then shut down as rclpy does.

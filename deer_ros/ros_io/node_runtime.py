@@ -30,6 +30,7 @@ from rclpy.signals import SignalHandlerOptions
 from deer_ros.ros_io.executor import JoiningExecutor
 
 SPIN_SLICE_S = 0.05
+RESULTS_WAIT_S = 1.0      # at shutdown, for action results already due to go out
 EXIT_STUCK = 3            # the executor did not stop: exit without joining a thread inside rcl
 
 
@@ -144,6 +145,7 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None,
                  else 'executor stopped')
         node.get_logger().info(f'{cause}: final hold, shutting down')
         node.hold_for_shutdown()          # the hold first: a tick in flight cannot move after it
+        executor.wait_for_tasks(RESULTS_WAIT_S)   # then results already due (a ~/run goal's)
         if not spinner.stop():
             # A thread still inside rcl: destroying the node now would abort the process and
             # joining it at exit would never return. The hold is out; leave at once.

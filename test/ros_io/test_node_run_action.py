@@ -5,6 +5,9 @@ taking most of a control period per frame, where a cancel or preemption must lan
 inference). The client, cameras, the success signal and the command subscriber talk to it over
 real rclpy topics, services and the action.
 """
+import os
+import pathlib
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +27,7 @@ from ros_io_helpers import CameraPlayer, outputs
 from test_node_safety import lifecycle_client, motion_after_hold
 
 pytestmark = pytest.mark.ros
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 EVERY_COMMAND = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
 
@@ -57,7 +61,7 @@ class RunClient:
             feedback_callback=lambda msg: feedback.append(msg.feedback))
         self.stream_until(future.done, 10.0, 'the goal response')
         handle = future.result()
-        assert handle.accepted == accepted
+        assert accepted is None or handle.accepted == accepted
         return handle, feedback
 
     def result(self, handle, timeout_s=15.0):
@@ -283,3 +287,38 @@ def test_the_example_client_runs_a_goal_to_its_time_limit(ros_graph, run):
     assert proc.returncode == 0, output
     assert "goal accepted by /deer_node/run: 'open the drawer'" in output
     assert 'SUCCEEDED: time_limit (time limit of 0.5 s reached)' in output
+
+
+def test_sigint_during_a_goal_holds_ends_the_goal_and_exits_cleanly(ros_graph):
+    """The real main() (example engine, 80 ms frames): final hold, then the goal's result."""
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / 'test' / 'ros_io' / 'example_node.py'), '0.08',
+         '--ros-args', '-p', 'autostart:=true', '-p', 'control_rate_hz:=10.0'],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        actions = ros_graph.collect(ActionCommand, 'action', EVERY_COMMAND)
+        camera = CameraPlayer(ros_graph)
+        client = RunClient(ros_graph, camera)
+        deadline = time.monotonic() + 60.0
+        handle, feedback = client.send('open the drawer', accepted=None)
+        while not handle.accepted:          # rejected until autostart has activated the node
+            assert time.monotonic() < deadline and proc.poll() is None, 'never accepted'
+            client.stream_for(0.2)
+            handle, feedback = client.send('open the drawer', accepted=None)
+        client.stream_until(lambda: len(feedback) >= 2, 30.0, 'the goal acting')
+        result = handle.get_result_async()
+        proc.send_signal(signal.SIGINT)
+        client.stream_until(lambda: proc.poll() is not None, 30.0, 'the node to exit')
+        ros_graph.spin_for(0.3)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = proc.stdout.read()
+    assert proc.returncode == 0, output
+    shutdown = holds(actions, 'shutdown')
+    assert shutdown and not [c for c in actions[shutdown[0]:] if not c.hold], output
+    assert '~/run goal ended: deactivated' in output
+    assert result.done(), 'the result left before the executor stopped'
+    assert result.result().status == GoalStatus.STATUS_ABORTED
+    assert result.result().result.outcome == 'deactivated'
