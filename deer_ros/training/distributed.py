@@ -58,7 +58,8 @@ def init_from_env(device: torch.device) -> Context:
         device = torch.device('cuda', local if device.index is None else device.index)
         torch.cuda.set_device(device)
     backend = 'nccl' if device.type == 'cuda' else 'gloo'
-    dist.init_process_group(backend=backend, rank=rank, world_size=world)
+    dist.init_process_group(backend=backend, rank=rank, world_size=world,
+                            device_id=device if device.type == 'cuda' else None)
     return Context(Shard(rank, world), device, backend)
 
 
