@@ -7,6 +7,7 @@
   deer-ros bench fastpath         fast path before/after in one run (+ torch.compile check)
   deer-ros bench costs            analytic GMAC and parameter memory per exit (meta device)
   deer-ros bench train            training samples/s: 1 vs N processes (torchrun), fp32 vs bf16
+  deer-ros bench formats DATA     recording format vs LeRobotDataset v3: disk, read time, RAM
   deer-ros bench gpu              all of the above that a GPU changes, one process, one folder:
                                   per-exit phases per precision, memory budgets live, fidelity,
                                   node at DeeR budgets, compiled vs eager (docs/performance.md)
@@ -70,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument('--presets', nargs='+', default=['small', 'deer-3b', 'deer-9b'])
     p.add_argument('--tokens', type=float, default=14.0, help='prompt length L')
     _output_flags(p, argparse.SUPPRESS)
+    p = sub.add_parser('formats', help='recording format vs LeRobotDataset v3 (disk, read, RAM)')
+    p.add_argument('data', help='a deer_ros recording (e.g. from `deer-ros record`)')
+    p.add_argument('--work', default='runs/bench/formats',
+                   help='where the LeRobot copies are written (replaced)')
+    p.add_argument('--vcodec', default='libsvtav1', help="the mp4 copy's codec")
+    _output_flags(p, argparse.SUPPRESS)
 
 
 def _run_one(args: argparse.Namespace, command: str) -> Tuple[Dict[str, Any], str]:
@@ -79,6 +86,10 @@ def _run_one(args: argparse.Namespace, command: str) -> Tuple[Dict[str, Any], st
     if args.which == 'costs':
         result = costs.run_costs(args.presets, args.tokens, command)
         return result, costs.costs_markdown(result)
+    if args.which == 'formats':
+        from deer_ros.bench import formats
+        result = formats.run_formats(args.data, args.work, args.vcodec, command)
+        return result, formats.formats_markdown(result)
     config, run, markdown = _configs()[args.which]
     cfg = config_from_args(config, args, overrides=parse_overrides(args.overrides),
                            command=command)

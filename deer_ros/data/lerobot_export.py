@@ -10,6 +10,7 @@ what LeRobot has no field for (task id, success, per-episode meta, the action co
 an import of the export gives back the same episodes.
 """
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,9 +118,10 @@ def _quiet_video_logs() -> None:
     """FFmpeg's per-file encoder statistics would bury the progress bar.
 
     LeRobot's encoder hands logging back to FFmpeg's own printer after each file, so its level
-    is the one that counts.
+    is the one that counts; SVT-AV1 prints its configuration unless SVT_LOG says otherwise.
     """
     import av
     import datasets
+    os.environ.setdefault('SVT_LOG', '2')     # warnings and errors
     av.logging.set_libav_level(av.logging.ERROR)
     datasets.disable_progress_bars()          # one "Map" bar per episode otherwise

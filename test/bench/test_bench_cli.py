@@ -73,3 +73,17 @@ def test_train_throughput_runs_each_variant_under_torchrun(tmp_path):
                   '--steps', '1', '--rounds', '1', '--batch-size', '2', '--window', '2')
     (row,) = result['rows']
     assert row['variant'] == '2 x fp32' and row['ratio'] == 1.0 and row['samples_s'] > 0
+
+
+@pytest.mark.slow       # four fresh interpreters import torch and lerobot: ~2 min on 2 cores
+def test_formats_compares_the_recording_with_its_lerobot_copies(tmp_path):
+    from deer_ros.data.recording import make_example_episode, write_episode
+    for seed in range(2):
+        write_episode(tmp_path / 'data', make_example_episode(length=4, size=16, seed=seed))
+    result = _run(tmp_path, 'formats', str(tmp_path / 'data'), '--work', str(tmp_path / 'w'),
+                  '--vcodec', 'h264')
+    rows = result['rows']
+    assert [r['frames'] for r in rows] == [8, 8, 8, 8]
+    assert rows[0]['error'] == 0.0 and rows[2]['error'] == 0.0    # PNG is lossless
+    assert rows[1]['error'] > 0.0                                 # video is not
+    assert all(r['disk_bytes'] > 0 and r['read_s'] > 0 for r in rows)
