@@ -70,6 +70,7 @@ class SyncStatus:
     received: Mapping[str, int]          # camera -> frames received (read-only copy)
     dropped: int                         # static frames superseded before inference took them
     latest_received_s: Optional[float]  # CameraSync.latest_received_s() (node clock, s)
+    pairs: int = 0                       # static frames received with a gripper frame in slop
 
 
 class CameraSync:
@@ -90,6 +91,8 @@ class CameraSync:
         self._fresh_s: Dict[str, float] = {}         # camera -> receipt of its newest stamp
         self._last_s: Dict[str, float] = {}          # camera -> receipt of any frame
         self.dropped = 0          # static frames never used although newer than the last taken
+        self.pairs = 0            # static frames that met a gripper frame within slop_s
+        self._paired_stamp = float('-inf')
         self.clock_jumps = 0
 
     def add(self, camera: str, frame: Frame, checked: bool = True) -> None:
@@ -111,10 +114,24 @@ class CameraSync:
             if checked:
                 self._refresh(camera, frame)
             queue.append(frame)
+            if self.use_gripper:
+                self._count_pair(camera, frame)
             while len(queue) > self._queue_size:
                 old = queue.popleft()
                 if camera == 'static' and old.stamp_s > self._taken_stamp:
                     self.dropped += 1
+
+    def _count_pair(self, camera: str, frame: Frame) -> None:
+        """Count a static frame once it has a gripper partner within slop (pairs received)."""
+        if camera == 'static':
+            near = [frame] if any(abs(g.stamp_s - frame.stamp_s) <= self.slop_s
+                                  for g in self._gripper) else []
+        else:
+            near = [f for f in self._static if abs(f.stamp_s - frame.stamp_s) <= self.slop_s]
+        stamps = [f.stamp_s for f in near if f.stamp_s > self._paired_stamp]
+        if stamps:
+            self.pairs += 1
+            self._paired_stamp = max(stamps)
 
     def confirm(self, camera: str, frame: Frame) -> None:
         """A frame added unchecked has decoded: it counts as a usable frame of its camera."""
@@ -149,7 +166,7 @@ class CameraSync:
         """The counters and the newest receipt, one consistent copy."""
         with self._lock:
             return SyncStatus(self.cameras, MappingProxyType(dict(self.received)), self.dropped,
-                              self._latest_received_s())
+                              self._latest_received_s(), self.pairs)
 
     def missing(self) -> List[str]:
         """Cameras in use that have not sent a frame (since configure / the last clear)."""

@@ -105,6 +105,7 @@ def _inputs(values: Dict[str, object], core: CoreStatus, facts: NodeFacts,
     values['static_frames'] = frames.received['static']
     if 'gripper' in frames.cameras:
         values['gripper_frames'] = frames.received['gripper']
+        values['received_pairs'] = frames.pairs      # what the node can act on at most
     values['dropped_frames'] = frames.dropped
     values['rejected_frames'] = core.counts['rejected_frames']
     last = frames.latest_received_s

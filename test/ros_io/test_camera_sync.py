@@ -106,3 +106,14 @@ def test_unchecked_frames_count_as_fresh_only_once_confirmed():
     sync.add('static', frame(2.0))
     sync.add('gripper', frame(2.0), checked=False)    # never decoded: not fresh
     assert sync.stale(2.0, 0.5) == ['gripper'] and sync.frozen(2.0, 0.5) == []
+
+
+def test_pairs_received_count_static_frames_that_met_a_gripper_frame():
+    sync = CameraSync(use_gripper=True, slop_s=0.005)
+    for t in (1.00, 1.02, 1.04):
+        sync.add('static', frame(t))
+    sync.add('gripper', frame(1.02))          # after its static frame
+    sync.add('gripper', frame(1.06))          # no partner (yet)
+    sync.add('static', frame(1.06))           # ... now
+    sync.add('gripper', frame(1.06))          # a repeat: not a second pair
+    assert sync.pairs == 2 and sync.status().pairs == 2

@@ -61,11 +61,12 @@ def test_reports_show_the_cores_counts_and_the_nodes_facts():
     reports = plain(diagnostic_reports(node, now))
     level, message, inputs = reports['/deer_node: inputs']
     assert level == WARN and 'static camera frame rejected: bad encoding' in message
-    assert list(inputs) == ['static_frames', 'gripper_frames', 'dropped_frames',
-                            'rejected_frames', 'last_frame_age_s', 'instruction',
-                            'instructions_received', 'image_decoder', 'image_transport']
-    assert (inputs['static_frames'], inputs['gripper_frames'], inputs['rejected_frames']) == \
-        ('3', '3', '1')
+    assert list(inputs) == ['static_frames', 'gripper_frames', 'received_pairs',
+                            'dropped_frames', 'rejected_frames', 'last_frame_age_s',
+                            'instruction', 'instructions_received', 'image_decoder',
+                            'image_transport']
+    assert (inputs['static_frames'], inputs['gripper_frames'], inputs['received_pairs'],
+            inputs['rejected_frames']) == ('3', '3', '3', '1')
     assert inputs['last_frame_age_s'] == '0.125' and inputs['instruction'] == 'open the drawer'
     assert inputs['image_decoder'] == node.decoder.backend
     _, message, control = reports['/deer_node: control']
