@@ -20,7 +20,7 @@ import math
 from typing import Dict, List, Tuple
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
 
 SOI, EOI, SOS, DRI = 0xD8, 0xD9, 0xDA, 0xDD
 SEQUENTIAL_SOF = {0xC0, 0xC1, 0xC9}          # baseline / extended sequential (Huffman, arith.)
@@ -36,21 +36,24 @@ def decode_jpeg(data: bytes) -> np.ndarray:
     if missing:
         raise ValueError(f'JPEG truncated: {missing} restart interval(s) missing (corrupt '
                          'data: premature end of the data segment)')
-    image = _decode(data)
+    image = _open(data)
     try:
-        filled = _decode(data[:end] + FILLER + data[end:])
+        filled = _open(data[:end] + FILLER + data[end:])
     except ValueError:
         filled = None
-    if filled is None or not np.array_equal(image, filled):
+    if filled is None or filled.size != image.size or filled.mode != image.mode or \
+            ImageChops.difference(image, filled).getbbox() is not None:
         raise ValueError('JPEG truncated: its data ends before the image does (corrupt data: '
                          'premature end of the data segment)')
-    return image
+    return np.array(image if image.mode == 'RGB' else image.convert('RGB'))   # writable
 
 
-def _decode(data: bytes) -> np.ndarray:
+def _open(data: bytes) -> Image.Image:
+    """The decoded (loaded) Pillow image; ValueError when Pillow cannot decode it."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return np.asarray(image.convert('RGB'))
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image
     except (OSError, SyntaxError, ValueError) as exc:   # Pillow's "broken data stream", ...
         raise ValueError(f'cannot decode JPEG: {exc}') from exc
 

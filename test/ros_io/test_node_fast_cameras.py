@@ -121,7 +121,13 @@ def run_fast_cameras(graph, seconds):
         cameras.node.create_subscription(DiagnosticArray, '/diagnostics',
                                          lambda a: arrays.append((time.monotonic(), a)), 50)
         operator(graph, 'open the drawer', namespace='/fast')
-        t0, camera_hz = cameras.run(proc, seconds, ready=lambda: bool(received))
+        try:
+            t0, camera_hz = cameras.run(proc, seconds, ready=lambda: bool(received))
+        except AssertionError as exc:   # say what the node saw
+            last = [s for _, a in arrays[-1:] for s in a.status]
+            raise AssertionError(f'{exc}; deer_node said: ' + '; '.join(
+                f'{s.name}: {s.message} {[(v.key, v.value) for v in s.values]}'
+                for s in last)) from None
         received[:] = [(t, a) for t, a in received if t >= time.time() - seconds]
     finally:
         output = stop(proc)
