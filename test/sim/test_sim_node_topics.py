@@ -178,3 +178,22 @@ def test_sim_node_executable_exits_0_after_its_schedule_with_stop_after_schedule
     assert proc.returncode == 0, out
     assert done() == [0, 1], out
     assert 'all 2 scheduled episodes done' in out and 'Traceback' not in out, out
+
+
+def test_sim_node_publishes_each_language_episode_its_own_instruction(ros_graph):
+    sim = _start_sim(ros_graph, tasks=['push-color-v3'], seed=3)   # seeds 3, 4: targets 1, 0
+    client = ros_graph.node('client')
+    instruction = ros_graph.collect(String, 'instruction', LATCHED, client)
+    status = ros_graph.collect(EpisodeStatus, 'episode_status', 10, client)
+    ros_graph.spin_until(lambda: instruction and sim.pub_status.get_subscription_count(), 10,
+                         'first instruction, status subscription matched')
+    assert instruction[-1].data == 'push the puck to the green goal'
+    reset = client.create_client(Trigger, '/sim_node/reset')
+    assert reset.wait_for_service(timeout_sec=5.0)
+    future = reset.call_async(Trigger.Request())
+    ros_graph.spin_until(future.done, 10, 'reset response')
+    ros_graph.spin_until(lambda: instruction[-1].data != 'push the puck to the green goal', 10,
+                         'second instruction')
+    assert instruction[-1].data == 'push the puck to the blue goal'
+    ros_graph.spin_until(lambda: status[-1].episode == 1, 10, 'second episode status')
+    assert status[-1].instruction == instruction[-1].data
