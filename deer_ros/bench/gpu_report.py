@@ -115,6 +115,31 @@ def compile_md(res: Dict[str, Any]) -> List[str]:
             report.table(['variant', 'frame p50 ms', 'frame p95 ms'], rows)]
 
 
+FULL_GOAL_MS, THIRD_GOAL_MS = 15.0, 8.0     # issue 26: deer-3b on an H100, per action
+
+
+def goals_md(result: Dict[str, Any]) -> List[str]:
+    """The issue's goals beside the figures that answer them (set for deer-3b on an H100)."""
+    rows = []
+    node = result.get('node')
+    if node:
+        key = 'arrival_to_publish_ms' if node['mode'] == 'rclpy graph' else 'latency_ms'
+        for fraction, goal in ((1.0, FULL_GOAL_MS), (1 / 3, THIRD_GOAL_MS)):
+            row = min(node['rows'], key=lambda r: abs(r['budget_fraction'] - fraction))
+            if abs(row['budget_fraction'] - fraction) < 0.05:
+                p50 = row[key]['median_ms']
+                rows.append([f"p50 per action at budget {row['budget_fraction']:g}",
+                             f'< {goal:g} ms', p50, p50 < goal])
+    prop = result.get('proportionality')
+    if prop:
+        rows.append(['LLM latency / GMAC ratio, worst exit', '±10 %',
+                     f"{100 * prop['max_deviation']:.1f} %", prop['linear_pass']])
+    if not rows:
+        return []
+    return ['## Goals (issue 26: deer-3b on an H100)', '',
+            report.table(['measure', 'goal', 'measured', 'met'], rows)]
+
+
 def gpu_markdown(result: Dict[str, Any]) -> str:
     """The whole report."""
     from deer_ros.bench.proportionality import proportionality_markdown
@@ -127,6 +152,7 @@ def gpu_markdown(result: Dict[str, Any]) -> str:
     rows = [[name, s['status'], s.get('seconds'), s.get('cpu_s'),
              s.get('reason') or s.get('error', '')] for name, s in result['sections'].items()]
     lines += [report.table(['section', 'status', 'wall s', 'process CPU s', 'note'], rows), '']
+    lines += goals_md(result) + ['']
     for name, fn in render.items():
         if name in result:
             lines += fn(result[name]) + ['']
