@@ -1,6 +1,6 @@
 r"""Convert a LeRobotDataset (v3, a local directory) into a deer_ros dataset.
 
-  deer-ros import-lerobot DIR OUT --static-camera front --gripper-camera wrist \\
+  deer-ros import-lerobot DIR OUT --static-camera front --gripper-camera wrist \
       --action-dims delta_x,delta_y,delta_z,-,-,-,gripper --action-units si
 
 Cameras: --static-camera / --gripper-camera name `observation.images.<name>` features (the short
@@ -9,13 +9,15 @@ Actions: deer_ros models act in relative end-effector deltas (dx, dy, dz, droll,
 scaled to [-1, 1] and a gripper +1 open / -1 close. --action-dims names the dataset's dimension
 for each ('-' for one it lacks; a number is an index); LeRobot's end-effector names (delta_x, ...,
 gripper) and ours map by themselves. Joint-space actions are refused: they need the arm's
-kinematics first. --action-units si divides metres / radians by the scales (CALVIN's 0.02 m and
-0.05 rad by default, as deer_node's action.* multiplies them back); values beyond [-1, 1] are
-clipped and counted. The gripper is open above --gripper-threshold (below, with
---gripper-open-below). State: --state-dims names observation.state's ee_x, ee_y, ee_z,
-gripper_opening (metres, 0..1). Task strings become instructions; an episode whose task changes
-becomes one episode per task. Hub datasets: download first (`hf download --repo-type dataset
-REPO --local-dir DIR`); v2.1 datasets: convert with lerobot's v30 converter.
+kinematics first. Absolute target poses (--action-frame absolute) become the delta from the
+current pose named by --pose-state-dims (angles wrapped). --action-units si divides metres /
+radians by the scales (CALVIN's 0.02 m and 0.05 rad by default, as deer_node's action.*
+multiplies them back); values beyond [-1, 1] are clipped and counted. The gripper is open
+above --gripper-threshold (below, with --gripper-open-below). State: --state-dims names
+observation.state's ee_x, ee_y, ee_z, gripper_opening (metres, 0..1). Task strings become
+instructions; an episode whose task changes becomes one episode per task. Hub datasets: download
+first (`hf download --repo-type dataset REPO --local-dir DIR`); v2.1 datasets: convert with
+lerobot's v30 converter.
 """
 import argparse
 import sys
@@ -54,6 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     act.add_argument('--rotation-scale-rad', type=float, default=None,
                      help=f'radians per model unit, with --action-units si (default '
                           f'{scaling.rotation_scale_rad})')
+    act.add_argument('--action-frame', choices=('delta', 'absolute'), default='delta',
+                     help='delta: per-step end-effector deltas; absolute: target poses, turned '
+                          'into the delta from the current pose (needs --pose-state-dims and '
+                          '--action-units si)')
+    act.add_argument('--pose-state-dims', type=_names, default=None, metavar='N1,...,N6',
+                     help="observation.state names of the current x,y,z,roll,pitch,yaw ('-': "
+                          'none), for --action-frame absolute')
     act.add_argument('--gripper-threshold', type=float, default=0.0,
                      help='gripper values above it mean open (e.g. 0.5 for 0..1 openings)')
     act.add_argument('--gripper-open-below', action='store_true',
@@ -76,6 +85,7 @@ def mapping_from_args(args: argparse.Namespace):
     return LeRobotMapping(static_camera=args.static_camera, gripper_camera=args.gripper_camera,
                           action_key=args.action_key, action_dims=args.action_dims,
                           action_units=args.action_units, scaling=scaling,
+                          action_frame=args.action_frame, pose_state_dims=args.pose_state_dims,
                           gripper_threshold=args.gripper_threshold,
                           gripper_open_below=args.gripper_open_below,
                           state_dims=args.state_dims)

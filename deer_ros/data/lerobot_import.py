@@ -139,8 +139,8 @@ def iter_lerobot_episodes(root: PathLike, mapping: LeRobotMapping = LeRobotMappi
 def _episode(dataset: Any, resolved: ResolvedMapping, episode: Dict[str, Any],
              rows: Dict[str, Any], tasks: List[str], extra: Optional[Dict[str, Any]],
              stats: LeRobotImportStats) -> Episode:
-    actions, clipped = to_model_actions(rows[resolved.action_key].reshape(len(rows['index']), -1),
-                                        resolved)
+    raw = rows[resolved.action_key].reshape(len(rows['index']), -1)
+    actions, clipped = to_model_actions(raw, resolved, rows.get(STATE_KEY))
     stats.clipped_values += clipped
     state = to_state(rows[STATE_KEY], resolved) if resolved.state_index else None
     gripper = (_camera_frames(dataset, resolved.gripper_key, episode, rows)

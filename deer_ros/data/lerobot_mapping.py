@@ -45,6 +45,9 @@ class LeRobotMapping:
     action_key: str = ACTION_KEY            # the feature holding end-effector actions
     action_dims: Optional[Tuple[str, ...]] = None   # 7 source names in ACTION_DIMS order, '-'
     action_units: str = 'model'             # model: already [-1, 1]; si: metres / radians
+    action_frame: str = 'delta'             # delta: per-step deltas; absolute: target poses
+    pose_state_dims: Optional[Tuple[str, ...]] = None   # absolute: observation.state names of
+    #                                         the current x, y, z, roll, pitch, yaw ('-': none)
     scaling: ActionSettings = ActionSettings()      # metres / radians per model unit (si)
     gripper_threshold: float = 0.0          # a gripper value above it means open
     gripper_open_below: bool = False        # true: values below the threshold mean open
@@ -60,6 +63,18 @@ class LeRobotMapping:
         if self.state_dims is not None and len(self.state_dims) != len(STATE_DIMS):
             raise MappingError(f'state dims: {len(STATE_DIMS)} names ({",".join(STATE_DIMS)}), '
                                f'got {len(self.state_dims)}')
+        if self.action_frame not in ('delta', 'absolute'):
+            raise MappingError(f"action_frame must be 'delta' or 'absolute', got "
+                               f'{self.action_frame!r}')
+        if self.action_frame == 'absolute' and (self.action_units != 'si'
+                                                or self.pose_state_dims is None):
+            raise MappingError('absolute end-effector actions need --action-units si (target '
+                               'poses in metres / radians) and --pose-state-dims (the current '
+                               'pose in observation.state, to take the step\'s delta from)')
+        if self.pose_state_dims is not None and len(self.pose_state_dims) != 6:
+            raise MappingError('pose state dims: 6 names (x, y, z, roll, pitch, yaw of the '
+                               f"current pose; '{ZERO}' for a missing one), got "
+                               f'{len(self.pose_state_dims)}')
         if self.action_units == 'si' and not (self.scaling.translation_scale_m > 0
                                               and self.scaling.rotation_scale_rad > 0):
             raise MappingError('action_units si: the translation and rotation scales must be > 0')
@@ -75,6 +90,7 @@ class ResolvedMapping:
     action_index: Tuple[int, ...]       # source index per ACTION_DIMS entry, -1 for zero
     state_index: Optional[Tuple[int, ...]]
     mapping: LeRobotMapping
+    pose_index: Optional[Tuple[int, ...]] = None   # absolute: current pose in the state, -1
     notes: Tuple[str, ...] = ()         # what the import leaves out, for the user to read
 
 
@@ -106,11 +122,18 @@ def resolve(features: Dict[str, Dict[str, Any]], mapping: LeRobotMapping) -> Res
                                f'<= {MAX_IMAGE_SIDE}')
     action_index = _action_index(features, mapping)
     state_index, notes = _state_index(features, mapping)
+    pose_index = _pose_index(features, mapping)
+    if pose_index is not None:
+        unpaired = [ACTION_DIMS[i] for i in range(6)
+                    if (action_index[i] < 0) != (pose_index[i] < 0)]
+        if unpaired:
+            raise MappingError(f'absolute actions: {unpaired} need both a target (--action-dims) '
+                               "and a current value (--pose-state-dims), or '-' in both")
     unused = [k for k in camera_keys(features) if k not in (static_key, gripper_key)]
     if unused:
         notes += (f'cameras not imported: {", ".join(unused)}',)
     return ResolvedMapping(static_key, gripper_key, mapping.action_key, action_index,
-                           state_index, mapping, notes)
+                           state_index, mapping, pose_index=pose_index, notes=notes)
 
 
 def _camera(features: Dict[str, Dict[str, Any]], name: str, role: str) -> str:
@@ -218,16 +241,44 @@ def _state_index(features: Dict[str, Dict[str, Any]], mapping: LeRobotMapping
     return tuple(names.index(d) for d in dims), ()
 
 
-def to_model_actions(raw: np.ndarray, resolved: ResolvedMapping) -> Tuple[np.ndarray, int]:
-    """(T, D) source actions -> ((T, 7) model actions, how many values were clipped to [-1, 1])."""
+def _pose_index(features: Dict[str, Dict[str, Any]], mapping: LeRobotMapping
+                ) -> Optional[Tuple[int, ...]]:
+    if mapping.action_frame != 'absolute':
+        return None
+    names = feature_names(features.get(STATE_KEY, {}))
+    missing = [d for d in mapping.pose_state_dims if d != ZERO and d not in names]
+    if missing:
+        raise MappingError(f'pose state dims {missing} are not in {STATE_KEY} ({names})')
+    return tuple(-1 if d == ZERO else names.index(d) for d in mapping.pose_state_dims)
+
+
+def _columns(raw: np.ndarray, index: Sequence[int]) -> np.ndarray:
+    """raw[:, index] with zeros where the index is -1."""
+    out = np.zeros((len(raw), len(index)), dtype=np.float64)
+    for column, source in enumerate(index):
+        if source >= 0:
+            out[:, column] = raw[:, source]
+    return out
+
+
+def to_model_actions(raw: np.ndarray, resolved: ResolvedMapping,
+                     state: Optional[np.ndarray] = None) -> Tuple[np.ndarray, int]:
+    """(T, D) source actions -> ((T, 7) model actions, how many values were clipped to [-1, 1]).
+
+    Absolute target poses become the step's delta from the current pose in `state` (the
+    observation.state rows), angles wrapped to [-pi, pi]: CALVIN's rel_actions, world frame.
+    """
     raw = np.asarray(raw, dtype=np.float64)
     if raw.ndim != 2 or not np.all(np.isfinite(raw)):
         raise MappingError(f'actions must be finite (T, D), got shape {raw.shape}')
     mapping = resolved.mapping
     out = np.zeros((len(raw), len(ACTION_DIMS)), dtype=np.float64)
-    for column, source in enumerate(resolved.action_index[:-1]):
-        if source >= 0:
-            out[:, column] = raw[:, source]
+    out[:, :6] = _columns(raw, resolved.action_index[:-1])
+    if resolved.pose_index is not None:
+        if state is None or not np.all(np.isfinite(state)):
+            raise MappingError('absolute actions need the finite current pose (observation.state)')
+        out[:, :6] -= _columns(np.asarray(state, np.float64), resolved.pose_index)
+        out[:, 3:6] = (out[:, 3:6] + np.pi) % (2 * np.pi) - np.pi
     if mapping.action_units == 'si':
         out[:, 0:3] /= mapping.scaling.translation_scale_m
         out[:, 3:6] /= mapping.scaling.rotation_scale_rad

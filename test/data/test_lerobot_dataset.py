@@ -92,6 +92,14 @@ def test_library_written_dataset_imports_cameras_state_actions_and_instructions(
         np.testing.assert_allclose(episode.actions, np.clip(expected, -1, 1), atol=1e-5)
     assert stats.clipped_values == int(np.sum(np.abs(np.concatenate(
         [s['action'][:, 0:3] / 0.02 for s in source])) > 1))
+    # the same file read as absolute targets: deltas from the current pose in the state
+    absolute = LeRobotMapping(static_camera='front', action_units='si', action_frame='absolute',
+                              action_dims=('delta_x', 'delta_y', 'delta_z', '-', '-', '-',
+                                           'gripper'),
+                              pose_state_dims=('eef_x', 'eef_y', 'eef_z', '-', '-', '-'))
+    first = next(iter_lerobot_episodes(tmp_path / 'lr', absolute))
+    delta = (source[0]['action'][:, 0:3].astype(np.float64) - source[0]['state'][:, 0:3]) / 0.02
+    np.testing.assert_allclose(first.actions[:, 0:3], np.clip(delta, -1, 1), atol=1e-5)
 
 
 def test_library_written_joint_space_dataset_is_refused_with_what_is_needed(tmp_path, capsys):

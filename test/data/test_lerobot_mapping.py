@@ -130,3 +130,41 @@ def test_bad_mapping_settings_are_refused():
     resolved = resolve(_features(list(ACTION_DIMS)), LeRobotMapping())
     with pytest.raises(MappingError, match='finite'):
         to_model_actions(np.full((1, 7), np.nan), resolved)
+
+
+def test_absolute_target_poses_become_deltas_from_the_current_pose():
+    features = _features(['x', 'y', 'z', 'yaw', 'grip'],
+                         state_names=['px', 'py', 'pz', 'pyaw', 'width'])
+    mapping = LeRobotMapping(action_dims=('x', 'y', 'z', '-', '-', 'yaw', 'grip'),
+                             action_frame='absolute', action_units='si',
+                             scaling=ActionSettings(rotation_scale_rad=0.1),
+                             pose_state_dims=('px', 'py', 'pz', '-', '-', 'pyaw'))
+    resolved = resolve(features, mapping)
+    target = np.array([[0.51, 0.2, 0.3, 3.1, 1.0], [0.5, 0.2, 0.29, -3.1, 0.0]])
+    state = np.array([[0.5, 0.2, 0.3, -3.1, 0.8], [0.5, 0.21, 0.3, 3.1, 0.8]])
+    actions, clipped = to_model_actions(target, resolved, state)
+    # yaw 3.1 from -3.1 is a turn of 2pi - 6.2 = -0.083 rad, not +6.2: the short way round
+    np.testing.assert_allclose(actions, [
+        [0.5, 0.0, 0.0, 0, 0, (6.2 - 2 * np.pi) / 0.1, 1.0],
+        [0.0, -0.5, -0.5, 0, 0, -(6.2 - 2 * np.pi) / 0.1, -1.0]], atol=1e-5)
+    assert clipped == 0
+    with pytest.raises(MappingError, match='current pose'):
+        to_model_actions(target, resolved, None)
+
+
+def test_absolute_actions_need_units_the_current_pose_and_pairs():
+    with pytest.raises(MappingError, match='--pose-state-dims'):
+        LeRobotMapping(action_frame='absolute', action_units='si')
+    with pytest.raises(MappingError, match='--action-units si'):
+        LeRobotMapping(action_frame='absolute', pose_state_dims=('a',) * 6)
+    features = _features(['x', 'y', 'z', 'yaw', 'grip'], state_names=['px', 'py', 'pz'])
+    unpaired = LeRobotMapping(action_dims=('x', 'y', 'z', '-', '-', 'yaw', 'grip'),
+                              action_frame='absolute', action_units='si',
+                              pose_state_dims=('px', 'py', 'pz', '-', '-', '-'))
+    with pytest.raises(MappingError, match=r"\['dyaw'\] need both"):
+        resolve(features, unpaired)
+    missing = LeRobotMapping(action_dims=('x', 'y', 'z', '-', '-', '-', 'grip'),
+                             action_frame='absolute', action_units='si',
+                             pose_state_dims=('px', 'py', 'nope', '-', '-', '-'))
+    with pytest.raises(MappingError, match="'nope'"):
+        resolve(features, missing)
