@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Tuple
 
 from deer_ros.bench.config import BenchConfig, own_default
 from deer_ros.ros_io.param_schema import setting
+from deer_ros.training.config import FREEZE_CHOICES
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class TrainBenchConfig(BenchConfig):
     batch_size: int = setting(8, 'global batch, windows per step', min=1, max=100000)
     window: int = setting(4, 'frames per window', min=1, max=64)
     rounds: int = setting(2, 'turns over all variants (median reported)', min=1, max=100)
+    freeze: str = setting('none', "frozen parameters, as deer-ros train's --freeze",
+                          choices=FREEZE_CHOICES)
+    checkpoint_activations: bool = setting(False, 'recompute each LM layer in backward')
 
     def variants(self) -> List[Tuple[int, str]]:
         """(processes, precision) pairs in table order."""
@@ -67,6 +71,7 @@ def run_train_bench(cfg: TrainBenchConfig) -> Dict[str, Any]:
     if not variants:
         raise ValueError('no variant to run (empty --processes or --precisions)')
     samples: Dict[str, List[float]] = {_name(n, p): [] for n, p in variants}
+    peaks: Dict[str, List[float]] = {_name(n, p): [] for n, p in variants}
     with tempfile.TemporaryDirectory(prefix='deer-bench-train-') as tmp:
         size = preset_config(cfg.preset).vision.image_size
         data = synthetic_recording(pathlib.Path(tmp) / 'demos', size, seed=cfg.seed)
@@ -74,11 +79,15 @@ def run_train_bench(cfg: TrainBenchConfig) -> Dict[str, Any]:
             for n, precision in variants:
                 out = pathlib.Path(tmp) / 'result.json'
                 _launch(cfg, n, precision, data, out)
-                samples[_name(n, precision)].append(json.loads(out.read_text())['samples_s'])
+                measured = json.loads(out.read_text())
+                samples[_name(n, precision)].append(measured['samples_s'])
+                peaks[_name(n, precision)].append(measured['cuda_peak_gib'])
     medians = {k: statistics.median(v) for k, v in samples.items()}
     first = medians[_name(*variants[0])]
     rows = [dict(variant=_name(n, p), processes=n, precision=p, samples_s=medians[_name(n, p)],
-                 rounds=samples[_name(n, p)], ratio=medians[_name(n, p)] / first)
+                 rounds=samples[_name(n, p)], ratio=medians[_name(n, p)] / first,
+                 cuda_peak_gib=max((v for v in peaks[_name(n, p)] if v is not None),
+                                   default=None))
             for n, p in variants]
     env = environment(cfg.device, cfg.threads, cfg.command)
     env['note'] = (f'{os.cpu_count()} CPU cores on this machine, shared with whatever else '
@@ -97,7 +106,9 @@ def _launch(cfg: TrainBenchConfig, processes: int, precision: str, data: str,
            '--preset', cfg.preset, '--precision', precision, '--device', cfg.device,
            '--batch-size', str(cfg.batch_size), '--window', str(cfg.window),
            '--steps', str(cfg.steps), '--warmup', str(cfg.warmup),
-           '--threads', str(cfg.threads), '--seed', str(cfg.seed)]
+           '--threads', str(cfg.threads), '--seed', str(cfg.seed), '--freeze', cfg.freeze]
+    if cfg.checkpoint_activations:
+        cmd.append('--checkpoint-activations')
     done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
     if done.returncode != 0:
         raise RuntimeError(f'{" ".join(cmd)} failed:\n{done.stderr[-3000:]}')
@@ -108,12 +119,14 @@ def train_bench_markdown(result: Dict[str, Any]) -> str:
     from deer_ros.bench.report import environment_lines, table
     cfg = result['config']
     rows = [[r['variant'], r['samples_s'], r['samples_s'] * cfg['window'], r['ratio'],
-             ', '.join(f'{v:.2f}' for v in r['rounds'])] for r in result['rows']]
+             ', '.join(f'{v:.2f}' for v in r['rounds']), r['cuda_peak_gib']]
+            for r in result['rows']]
     lines = [f"### Training throughput: {cfg['preset']}, global batch {cfg['batch_size']} "
-             f"windows of {cfg['window']} frames, {cfg['steps']} timed steps", '',
+             f"windows of {cfg['window']} frames, {cfg['steps']} timed steps, "
+             f"--freeze {cfg['freeze']}", '',
              *environment_lines(result), '',
              table(['processes x precision', 'samples/s', 'frames/s', 'ratio to first',
-                    'per round'], rows, digits=2)]
+                    'per round', 'CUDA peak GiB (rank 0)'], rows, digits=2)]
     return '\n'.join(lines)
 
 
@@ -151,9 +164,13 @@ def _worker(argv: List[str]) -> None:
             trainer.train_step()
         barrier(ctx)
         seconds = time.perf_counter() - start
+        peak = None
+        if ctx.device.type == 'cuda':                 # rank 0's GPU: every rank holds as much
+            peak = torch.cuda.max_memory_allocated(ctx.device) / 2**30
         if ctx.is_main:
             pathlib.Path(args.out).write_text(json.dumps(
-                {'samples_s': cfg.batch_size * args.steps / seconds, 'seconds': seconds}))
+                {'samples_s': cfg.batch_size * args.steps / seconds, 'seconds': seconds,
+                 'cuda_peak_gib': peak}))
     finally:
         shutdown(ctx)
 
