@@ -96,8 +96,8 @@ def export_lerobot(source: PathLike, output: PathLike, options: ExportOptions = 
             for frame in _frames(episode):
                 dataset.add_frame(frame)
             dataset.save_episode()
-            sidecar.append({'name': path.stem, 'task': episode.task, 'success': episode.success,
-                            'meta': episode.meta})
+            sidecar.append({'name': path.stem, 'length': len(episode), 'task': episode.task,
+                            'success': episode.success, 'meta': episode.meta})
     except BaseException:
         dataset.finalize()
         shutil.rmtree(output, ignore_errors=True)   # created above: nothing of the user's

@@ -64,13 +64,19 @@ def open_lerobot(root: PathLike) -> Any:
     return LeRobotDataset(repo_id=f'local/{root.name}', root=root, video_backend='pyav')
 
 
-def read_sidecar(root: PathLike, episodes: int) -> Optional[List[Dict[str, Any]]]:
-    """Our export's per-episode task, success and meta, when present and for this many episodes."""
+def read_sidecar(root: PathLike, lengths: List[int]) -> Tuple[Optional[List[Dict[str, Any]]], str]:
+    """Our export's per-episode task, success and meta, when present and still matching.
+
+    (rows or None, a note when the file exists but the episodes changed since the export).
+    """
     path = Path(root) / SIDECAR
     if not path.is_file():
-        return None
+        return None, ''
     rows = json.loads(path.read_text(encoding='utf-8')).get('episodes', [])
-    return rows if len(rows) == episodes else None
+    if [row.get('length') for row in rows] != list(lengths):
+        return None, (f'{SIDECAR} does not match the episodes (edited since the export?): '
+                      'task ids, success and meta not restored')
+    return rows, ''
 
 
 def decode_span(path: Path, times_s: np.ndarray, fps: float) -> np.ndarray:
@@ -122,7 +128,8 @@ def iter_lerobot_episodes(root: PathLike, mapping: LeRobotMapping = LeRobotMappi
     stats.notes.extend(resolved.notes)
     frames = dataset.hf_dataset.with_format('numpy')
     tasks = list(dataset.meta.tasks.index)
-    sidecar = read_sidecar(root, dataset.meta.total_episodes)
+    sidecar, note = read_sidecar(root, [int(n) for n in dataset.meta.episodes['length']])
+    stats.notes.extend([note] if note else [])
     for number, episode in enumerate(dataset.meta.episodes):
         rows = frames[int(episode['dataset_from_index']):int(episode['dataset_to_index'])]
         if len(rows['index']) != int(episode['length']) or np.any(
@@ -157,6 +164,21 @@ def _episode(dataset: Any, resolved: ResolvedMapping, episode: Dict[str, Any],
                    gripper=gripper, actions=actions, success=success, meta=meta, state=state)
 
 
+def _check_output(output: PathLike, features: Dict[str, Any], resolved: ResolvedMapping) -> None:
+    """Episodes append to an existing dataset only with its camera sizes: checked up front."""
+    from deer_ros.data.recording import INDEX_FILE, read_info
+    if not (Path(output) / INDEX_FILE).exists():
+        return
+    info = read_info(output)
+    if not info.episodes:
+        return
+    sizes = tuple(tuple(features[k]['shape'][:2]) if k else None
+                  for k in (resolved.static_key, resolved.gripper_key))
+    if sizes != (info.static_size, info.gripper_size):
+        raise MappingError(f'{output} holds cameras {info.static_size} / {info.gripper_size}; '
+                           f'this import gives {sizes[0]} / {sizes[1]}: write to a new directory')
+
+
 def import_lerobot(source: PathLike, output: PathLike, mapping: LeRobotMapping = LeRobotMapping(),
                    progress: bool = True) -> LeRobotImportStats:
     """Convert the LeRobotDataset at source into a deer_ros dataset directory at output."""
@@ -165,7 +187,8 @@ def import_lerobot(source: PathLike, output: PathLike, mapping: LeRobotMapping =
     from deer_ros.data.recording import write_episode
 
     dataset = open_lerobot(source)
-    resolve(dataset.meta.features, mapping)          # refuse a bad mapping before any output
+    resolved = resolve(dataset.meta.features, mapping)   # refuse a bad mapping before any output
+    _check_output(output, dataset.meta.features, resolved)
     stats = LeRobotImportStats()
     fps = float(dataset.meta.fps)
     episodes = iter_lerobot_episodes(source, mapping, stats, dataset=dataset)

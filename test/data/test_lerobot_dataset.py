@@ -172,6 +172,20 @@ def test_video_export_reimports_within_the_codec_error(tmp_path):
         assert b.gripper is None and b.state is None
         assert np.abs(a.static.astype(int) - b.static).mean() < VIDEO_ERROR_LIMIT
 
+    # appending to a dataset with other cameras is refused before anything is written
+    write_episode(tmp_path / 'other', make_example_episode(length=2, size=32))
+    with pytest.raises(MappingError, match='write to a new directory'):
+        import_lerobot(tmp_path / 'lr', tmp_path / 'other', progress=False)
+    assert len(list(iter_episodes(tmp_path / 'other'))) == 1
+    # a sidecar that no longer matches the episodes (an edited export) is not trusted
+    sidecar = tmp_path / 'lr' / 'meta' / 'deer_ros.json'
+    data = json.loads(sidecar.read_text())
+    data['episodes'][1]['length'] += 1
+    sidecar.write_text(json.dumps(data))
+    stats = import_lerobot(tmp_path / 'lr', tmp_path / 'edited', progress=False)
+    assert any('does not match the episodes' in note for note in stats.notes)
+    assert [e.task for e in iter_episodes(tmp_path / 'edited')] == ['lerobot', 'lerobot']
+
 
 def test_export_refuses_an_existing_directory_and_a_non_integer_fps(tmp_path):
     write_episode(tmp_path / 'ours', make_example_episode(length=3), fps=7.5)
