@@ -36,7 +36,8 @@ class ArmCommand:
 # ~/run goal ended (run_goal.GOAL_HOLD_REASONS).
 HOLD_REASONS = ('deactivate', 'shutdown', 'stop', 'stale_camera', 'frozen_camera', 'nan',
                 'no_instruction', 'inference_failed',
-                'goal_succeeded', 'goal_time_limit', 'goal_canceled', 'goal_preempted')
+                'goal_succeeded', 'goal_failed', 'goal_time_limit', 'goal_canceled',
+                'goal_preempted')
 
 
 def hold_command(reason: str, gripper: float = 0.0, detail: str = '') -> ArmCommand:

@@ -148,21 +148,21 @@ class RunAction:
         handle.execute()
 
     def _on_cancel(self, handle: Any) -> CancelResponse:
-        """Accept; the hold is published here, before the response."""
+        """Accept for the running goal; its hold is published here, before the response."""
         with self._lock:
             end = self.tracker.cancel(bytes(handle.goal_id.uuid), self.node.monotonic())
             self._finish(end)
-        return CancelResponse.ACCEPT
+        return CancelResponse.REJECT if end is None else CancelResponse.ACCEPT
 
     def _execute(self, handle: Any) -> Any:
         """Wait for the goal's end (blocking this worker); report it as the result."""
         goal_id = bytes(handle.goal_id.uuid)
         ending = self._endings[goal_id]
         while not ending.event.wait(WAIT_SLICE_S):
-            if not self.node.context.ok():     # rclpy shut down under us: end it here
+            if not self.node.context.ok():     # rclpy shut down under us (nothing publishes)
                 with self._lock:
-                    self._finish(self.tracker.deactivate('shutdown', self.node.monotonic()))
-                ending.set(invalid_end(goal_id, 'rclpy shut down'))
+                    end = self.tracker.deactivate('rclpy shut down', self.node.monotonic())
+                ending.set(end or invalid_end(goal_id, 'rclpy shut down'))
         end = ending.end
         if end.status == 'canceled':   # the server marks CANCELING right after _on_cancel
             deadline = time.monotonic() + CANCEL_STATE_WAIT_S
@@ -217,12 +217,22 @@ class RunAction:
             self._finish(self.tracker.deactivate(reason, self.node.monotonic()))
 
     def _on_success(self, msg: Any) -> None:
-        if not getattr(msg, 'data', getattr(msg, 'success', False)):
+        """std_msgs/Bool true: success. EpisodeStatus: success, or done without it: failed."""
+        if isinstance(msg, Bool):
+            verdict, stamp_s = ('succeeded' if msg.data else ''), None
+        else:
+            verdict = 'succeeded' if msg.success else ('failed' if msg.done else '')
+            stamp_s = msg.action_stamp.sec + msg.action_stamp.nanosec * 1e-9
+        if not verdict:
             return
-        stamp = getattr(msg, 'action_stamp', None)   # EpisodeStatus: the applied action's
-        stamp_s = None if stamp is None else stamp.sec + stamp.nanosec * 1e-9
+        now = self.node.monotonic()
         with self._lock:
-            self._finish(self.tracker.succeed(self.node.monotonic(), stamp_s))
+            if verdict == 'succeeded':
+                end = self.tracker.succeed(now, stamp_s)
+            else:
+                end = self.tracker.fail(now, stamp_s, f' (episode {msg.episode} done after '
+                                                      f'{msg.step} of {msg.max_steps} steps)')
+            self._finish(end)
 
     # ------------------------------------------------------------------ endings
     def _finish(self, end: Optional[GoalEnd], next_instruction: str = '') -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 SUCCEEDED = 'succeeded'       # the success signal fired
+FAILED = 'failed'             # the success source said the attempt is over without success
 TIME_LIMIT = 'time_limit'     # the time limit passed
 CANCELED = 'canceled'         # the client cancelled
 PREEMPTED = 'preempted'       # a newer goal replaced it
@@ -22,7 +23,7 @@ INVALID = 'invalid'           # refused before it ran
 
 # Outcomes whose hold the goal publishes itself (ActionCommand.hold_reason 'goal_<outcome>');
 # the others were stopped by a hold already published (stop input, lifecycle) or never moved.
-OWN_HOLD = (SUCCEEDED, TIME_LIMIT, CANCELED, PREEMPTED)
+OWN_HOLD = (SUCCEEDED, FAILED, TIME_LIMIT, CANCELED, PREEMPTED)
 GOAL_HOLD_REASONS = tuple(f'goal_{outcome}' for outcome in OWN_HOLD)
 
 
@@ -167,10 +168,20 @@ class GoalTracker:
         followed. A success older than this goal's first action (a previous episode's, still
         in flight when the goal started) does not end it.
         """
-        if action_stamp_s is not None and (self._first_stamp_s is None
-                                           or action_stamp_s < self._first_stamp_s):
+        if not self._about_this_goal(action_stamp_s):
             return None
         return self._end(SUCCEEDED, 'the success signal fired', now_s)
+
+    def fail(self, now_s: float, action_stamp_s: Optional[float] = None,
+             detail: str = '') -> Optional[GoalEnd]:
+        """The success source ended the attempt without success (an episode done, not won)."""
+        if not self._about_this_goal(action_stamp_s):
+            return None
+        return self._end(FAILED, 'the attempt ended without success' + detail, now_s)
+
+    def _about_this_goal(self, action_stamp_s: Optional[float]) -> bool:
+        return action_stamp_s is None or (self._first_stamp_s is not None
+                                          and action_stamp_s >= self._first_stamp_s)
 
     def cancel(self, goal_id: Any, now_s: float) -> Optional[GoalEnd]:
         """The client cancelled goal_id (None when it is not the running goal)."""

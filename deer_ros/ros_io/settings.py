@@ -205,8 +205,9 @@ class RunSettings:
 
     success_topic: str = setting(
         '', 'Topic whose message ends a ~/run goal as succeeded (std_msgs/Bool data true, or '
-            'deer_ros/EpisodeStatus success true, per run.success_type); empty = none: a goal '
-            'ends at its time limit (then succeeded), or when cancelled or stopped')
+            'deer_ros/EpisodeStatus success true; done without success: failed), per '
+            'run.success_type; empty = none: a goal ends at its time limit (then succeeded), '
+            'or when cancelled or stopped')
     success_type: str = setting(
         'bool', 'Message type of run.success_topic: bool (std_msgs/Bool) or episode_status '
                 "(deer_ros/EpisodeStatus, e.g. sim_node's episode_status)",

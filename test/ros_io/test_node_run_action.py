@@ -120,7 +120,7 @@ def test_goal_succeeds_on_a_bool_success_signal_and_reports_its_steps(ros_graph,
     assert node.instruction == '', 'the goal ended: not acting until a new instruction'
 
 
-def test_episode_status_success_counts_only_for_this_goals_actions(ros_graph, run):
+def test_episode_status_success_or_failure_counts_only_for_this_goals_actions(ros_graph, run):
     client, out, _node = run({'run.success_topic': '/episode_status',
                               'run.success_type': 'episode_status'})
     status = ros_graph.node('sim').create_publisher(EpisodeStatus, '/episode_status', 10)
@@ -140,6 +140,16 @@ def test_episode_status_success_counts_only_for_this_goals_actions(ros_graph, ru
     assert response.status == GoalStatus.STATUS_SUCCEEDED
     assert response.result.outcome == 'succeeded'
     assert_still_after(client, out, 'goal_succeeded')
+    handle, feedback = client.send('open the drawer')     # next attempt: the episode fails
+    client.stream_until(lambda: len(feedback) >= 2, 10.0, 'the second goal acting')
+    current = [c for c in out['action'] if not c.hold][-1]
+    status.publish(EpisodeStatus(success=False, done=True, episode=7, step=200, max_steps=200,
+                                 action_stamp=current.header.stamp))
+    response = client.result(handle)
+    assert response.status == GoalStatus.STATUS_ABORTED
+    assert (response.result.outcome, response.result.message) == (
+        'failed', 'the attempt ended without success (episode 7 done after 200 of 200 steps)')
+    assert_still_after(client, out, 'goal_failed')
 
 
 def test_time_limit_ends_the_goal_with_its_budget_fraction_restored(ros_graph, run):

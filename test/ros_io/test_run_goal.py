@@ -4,7 +4,7 @@ import math
 import pytest
 
 from deer_ros.ros_io.action_mapping import HOLD_REASONS
-from deer_ros.ros_io.run_goal import CANCELED, DEACTIVATED, GOAL_HOLD_REASONS, INVALID, \
+from deer_ros.ros_io.run_goal import CANCELED, DEACTIVATED, FAILED, GOAL_HOLD_REASONS, INVALID, \
     PREEMPTED, STOPPED, SUCCEEDED, TIME_LIMIT, GoalRequest, GoalTracker, goal_status, \
     invalid_end, request_problem
 
@@ -90,12 +90,22 @@ def test_success_ends_the_goal_but_not_a_success_about_an_action_from_before_it(
     assert bool_signal.succeed(10.1).outcome == SUCCEEDED, 'std_msgs/Bool carries no stamp'
 
 
+def test_an_attempt_that_ends_without_success_fails_the_goal_only_if_it_is_this_goals():
+    tracker = running(success_signal=True)
+    tracker.record_step(1.0, 2.0, 0, 2, 10.0, stamp_s=7.0)
+    assert tracker.fail(10.3, 6.5, ' (episode 3)') is None, "the previous episode's end"
+    end = tracker.fail(10.4, 7.2, ' (episode 4)')
+    assert (end.outcome, end.status, end.hold_reason) == (FAILED, 'aborted', 'goal_failed')
+    assert end.message == 'the attempt ended without success (episode 4)'
+
+
 def test_nothing_ends_or_counts_without_a_goal():
     tracker = GoalTracker(True)
     tracker.record_step(1.0, 2.0, 0, 2, 10.0)
     tracker.record_hold('stop')
     assert tracker.feedback(1.0) is None and tracker.check(1.0, True) is None
     assert tracker.succeed(1.0) is None and tracker.deactivate('x', 1.0) is None
+    assert tracker.fail(1.0) is None
 
 
 def test_request_problems_name_the_field():
