@@ -70,5 +70,5 @@ def control_lines(checks: Sequence[ControlCheck]) -> str:
             f'[paired 95% {100 * c.delta[1]:+.1f}, {100 * c.delta[2]:+.1f}]')
         lines.append(f'- `{c.config}` vs `{c.baseline}` on {", ".join(c.tasks)}: '
                      f'{100 * c.shuffled:.1f}% vs {100 * c.given:.1f}%{diff}; a policy that '
-                     f'ignores the instruction scores <= {100 * c.chance:.1f}% (1/k)')
+                     f'ignores the instruction can expect <= {100 * c.chance:.1f}% (1/k)')
     return '\n'.join(lines)
