@@ -230,8 +230,8 @@ class RunAction:
             if verdict == 'succeeded':
                 end = self.tracker.succeed(now, stamp_s)
             else:
-                end = self.tracker.fail(now, stamp_s, f' (episode {msg.episode} done after '
-                                                      f'{msg.step} of {msg.max_steps} steps)')
+                end = self.tracker.fail(now, stamp_s, f': episode {msg.episode} done after '
+                                                      f'{msg.step} of {msg.max_steps} steps')
             self._finish(end)
 
     # ------------------------------------------------------------------ endings

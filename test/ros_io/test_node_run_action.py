@@ -148,7 +148,7 @@ def test_episode_status_success_or_failure_counts_only_for_this_goals_actions(ro
     response = client.result(handle)
     assert response.status == GoalStatus.STATUS_ABORTED
     assert (response.result.outcome, response.result.message) == (
-        'failed', 'the attempt ended without success (episode 7 done after 200 of 200 steps)')
+        'failed', 'the attempt ended without success: episode 7 done after 200 of 200 steps')
     assert_still_after(client, out, 'goal_failed')
 
 

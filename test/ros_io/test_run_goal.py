@@ -93,10 +93,10 @@ def test_success_ends_the_goal_but_not_a_success_about_an_action_from_before_it(
 def test_an_attempt_that_ends_without_success_fails_the_goal_only_if_it_is_this_goals():
     tracker = running(success_signal=True)
     tracker.record_step(1.0, 2.0, 0, 2, 10.0, stamp_s=7.0)
-    assert tracker.fail(10.3, 6.5, ' (episode 3)') is None, "the previous episode's end"
-    end = tracker.fail(10.4, 7.2, ' (episode 4)')
+    assert tracker.fail(10.3, 6.5, ': episode 3') is None, "the previous episode's end"
+    end = tracker.fail(10.4, 7.2, ': episode 4')
     assert (end.outcome, end.status, end.hold_reason) == (FAILED, 'aborted', 'goal_failed')
-    assert end.message == 'the attempt ended without success (episode 4)'
+    assert end.message == 'the attempt ended without success: episode 4'
 
 
 def test_nothing_ends_or_counts_without_a_goal():
