@@ -30,10 +30,14 @@ def is_our_checkpoint(path: pathlib.Path) -> bool:
 def save_checkpoint(out_dir: str, model: DeerVLA, tokenizer: Any,
                     adapters: Optional[AdapterRegistry] = None,
                     metadata: Optional[Dict[str, Any]] = None) -> pathlib.Path:
-    """Write model (+ adapters, tokenizer) to `out_dir`; returns the directory."""
+    """Write model (+ adapters, tokenizer) to `out_dir`; returns the directory.
+
+    Weights are stored in fp32 whatever their dtype in memory (training keeps frozen weights in
+    bf16 / fp16; loading assigns the file's dtype, and every command expects fp32).
+    """
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: _fp32(v.detach().cpu()).contiguous() for k, v in model.state_dict().items()}
     adapter_meta = {}
     for (a, b), module in (adapters.items() if adapters is not None else ()):
         if not isinstance(module, SkipAdapter):
@@ -47,6 +51,10 @@ def save_checkpoint(out_dir: str, model: DeerVLA, tokenizer: Any,
     (out / CONFIG).write_text(json.dumps(config, indent=2) + '\n')
     tokenizer.save_pretrained(str(out / TOKENIZER))
     return out
+
+
+def _fp32(t: torch.Tensor) -> torch.Tensor:
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
 
 def read_config(path: str) -> DeerConfig:

@@ -6,6 +6,7 @@ import torch
 from training_examples import tiny_setup, train_config, write_dataset
 
 from deer_ros.cli import main
+from deer_ros.model.checkpoint import load_checkpoint
 from deer_ros.training.forward import media_token
 from deer_ros.training.objective import MultiExitObjective
 from deer_ros.training.optim import set_trainable
@@ -35,6 +36,8 @@ def test_fp16_runs_with_a_grad_scaler_saved_for_resume(tmp_path):
     assert state['extra']['precision'] == 'fp16' and state['extra']['world_size'] == 1
     assert state['extra']['grad_scaler']['scale'] == 65536.0        # no overflow at this size
     assert all(np.isfinite(r['total']) for r in state['history'])
+    model, _ = load_checkpoint(str(run / 'step_0000003'))   # frozen ViT was fp16 in training
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
     assert main(['train', data, '--resume', str(run), '--joint-steps', '4', '--threads', '1',
                  '--device', 'cpu', '--no-progress']) == 0
     again = json.loads((run / 'step_0000004' / 'train_state.json').read_text())
