@@ -80,7 +80,8 @@ def run(ros_graph, deer):
         # no_instruction hold of the next tick can arrive within one spin of the test
         out['action'] = ros_graph.collect(ActionCommand, 'action', EVERY_COMMAND)
         camera = CameraPlayer(ros_graph)
-        ros_graph.wait_for_subscribers(camera.static)
+        ros_graph.wait_for_subscribers(camera.static)   # configured ...
+        ros_graph.spin_until(lambda: node.output.active, 10.0, 'active')   # ... and activated
         return RunClient(ros_graph, camera), out, node
     return start
 
