@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `deer-ros distill`."""
     from deer_ros.cli.config_flags import add_config_flags
     from deer_ros.training.config import DistillConfig
+    from deer_ros.training.frame_cache import CACHE_DIR_HELP
     parser.add_argument('checkpoint', help='trained model (our checkpoint format)')
     parser.add_argument('data', nargs='+', help='recorded dataset directories')
     parser.add_argument('-o', '--output', required=True,
@@ -31,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'static layers of deer_ros.policies.skipping)')
     add_config_flags(parser, DistillConfig, rename={'num_threads': 'threads'})
     parser.add_argument('--device', default='auto', help='cpu, cuda, cuda:N or auto')
+    parser.add_argument('--cache-dir', metavar='DIR', help=CACHE_DIR_HELP)
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
 
 
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                          "'frame'): distil it with --window 1 and a larger --batch-size")
     blocks = blocks_for(model.cfg, args.layers)
     data = load_data(args.data, tokenizer, model.cfg.vision, cfg.window,
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, cache_dir=args.cache_dir)
     device = resolve_device(args.device)
     print(f'blocks {blocks}; {len(data)} windows; {cfg.stage1_steps} + {cfg.stage2_steps} '
           f'steps on {device}')

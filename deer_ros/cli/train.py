@@ -45,9 +45,11 @@ HELP = 'multi-exit training (DeeR recipe) on recorded demonstrations'
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `deer-ros train`."""
+    from deer_ros.training.frame_cache import CACHE_DIR_HELP
     from deer_ros.cli.config_flags import add_config_flags
     from deer_ros.training.config import TrainConfig
-    parser.add_argument('data', nargs='+', help='recorded dataset directories')
+    parser.add_argument('data', nargs='*', help='recorded dataset directories (optional with '
+                        '--plan: then 2 cameras and 14 prompt tokens are assumed)')
     src = parser.add_mutually_exclusive_group()
     src.add_argument('--preset', default='tiny', help='model preset trained from scratch '
                      '(default %(default)s)')
@@ -62,6 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      optional=('joint_steps', 'head_steps', 'precision'))
     parser.add_argument('--device', default='auto', help='cpu, cuda, cuda:N or auto (under '
                         'torchrun, cuda means cuda:LOCAL_RANK)')
+    parser.add_argument('--cache-dir', metavar='DIR', help=CACHE_DIR_HELP)
+    plan = parser.add_argument_group('memory plan (nothing is allocated, nothing trains)')
+    plan.add_argument('--plan', action='store_true', help='print the memory per GPU of this '
+                      'run: weights, gradients, AdamW state and activations at the peak of a '
+                      'step, counted on fake tensors at full size; then exit')
+    plan.add_argument('--plan-gpus', type=int, metavar='N', help='with --plan: processes '
+                      '(GPUs) to plan for; adds the DDP and FSDP layouts (default $WORLD_SIZE '
+                      'or 1)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
 
 
@@ -69,7 +79,20 @@ def run(args: argparse.Namespace) -> int:
     """Build or restore the model, train, export; 0 on success."""
     import pathlib
 
-    from deer_ros.training.runner import train_from_args
+    import sys
+
+    from deer_ros.training.runner import plan_from_args, train_from_args
+    if args.plan or args.plan_gpus is not None:
+        try:
+            print(plan_from_args(args))
+        except ValueError as exc:
+            print(f'deer-ros train --plan: {exc}', file=sys.stderr)
+            return 2
+        return 0
+    if not args.data and not args.resume:
+        print('deer-ros train: give the recordings to train on (only --plan runs without '
+              'them)', file=sys.stderr)
+        return 2
     final = train_from_args(args)
     if final is None:                    # a torchrun rank other than 0: rank 0 reports
         return 0

@@ -58,6 +58,9 @@ class TrainConfig:
     checkpoint_activations: bool = option(False, 'recompute each language-model layer in the '
                                                  'backward pass instead of keeping its '
                                                  'activations (less memory, ~1/3 more compute)')
+    workers: int = option(2, 'DataLoader worker processes reading the next batches from the '
+                             'frame cache while a step trains (0: read in the training '
+                             'process); the batches are the same for any value')
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.batch_size < 1:
@@ -70,6 +73,8 @@ class TrainConfig:
             raise ValueError('shift_pad must be >= 0')
         if self.early_frames < 0 or self.early_repeat < 1:
             raise ValueError('early_frames must be >= 0 and early_repeat >= 1')
+        if self.workers < 0:
+            raise ValueError('workers must be >= 0')
         if self.precision not in PRECISION_CHOICES:
             raise ValueError(f'precision must be one of {PRECISION_CHOICES}, '
                              f'got {self.precision!r}')

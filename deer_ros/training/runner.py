@@ -21,12 +21,17 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def load_data(paths: List[str], tokenizer: Any, vision: Any, window: int, progress: bool,
-              early: Tuple[int, int] = (0, 1)) -> Any:
-    """WindowDataset over every episode of the given recordings (early: WindowDataset's)."""
-    from deer_ros.data.recording import iter_episodes
+              early: Tuple[int, int] = (0, 1), cache_dir: Optional[str] = None) -> Any:
+    """WindowDataset over every episode of the given recordings, frames read from disk.
+
+    Each recording's frames are preprocessed once into its frame cache (beside it, or under
+    cache_dir; rebuilt when the recording changes), so memory does not grow with the data.
+    early: WindowDataset's.
+    """
     from deer_ros.training.data import WindowDataset
-    episodes = [ep for p in paths for ep in iter_episodes(p)]
-    return WindowDataset(episodes, tokenizer, vision, window, progress=progress, early=early)
+    from deer_ros.training.frame_cache import open_cache
+    stores = [open_cache(p, vision, cache_dir, progress) for p in paths]
+    return WindowDataset.from_stores(stores, tokenizer, window, early=early)
 
 
 def with_history(model: Any, window: int) -> Any:
@@ -134,7 +139,7 @@ def _train(args: argparse.Namespace, ctx: Any) -> Optional[pathlib.Path]:
     main = ctx.is_main
     progress = main and not args.no_progress
     data = load_data(data_paths, tokenizer, model.cfg.vision, cfg.window, progress,
-                     early=(cfg.early_frames, cfg.early_repeat))
+                     early=(cfg.early_frames, cfg.early_repeat), cache_dir=args.cache_dir)
     world = ctx.shard.world_size
     record_run(state, world, cfg.precision)
     trainer = MultiExitTrainer(model, tokenizer, data, cfg, state=state, ctx=ctx)
@@ -181,6 +186,52 @@ def record_run(state: TrainState, world_size: int, precision: str) -> None:
     if not runs or runs[-1][1:] != [world_size, precision]:
         runs.append([state.step, world_size, precision])
     state.extra.update(world_size=world_size, precision=precision)
+
+
+def plan_from_args(args: argparse.Namespace) -> str:
+    """The memory plan of the run these arguments describe (markdown); loads no weights.
+
+    The model config comes from the preset, --init's or --resume's checkpoint; cameras and
+    prompt length from the recordings when given.
+    """
+    import shlex
+    import sys
+
+    from deer_ros.model.build import preset_config
+    from deer_ros.model.checkpoint import read_config
+    from deer_ros.training.memory_plan import DEFAULT_TOKENS, plan_for_run, plan_markdown
+    if args.plan_gpus is not None and not args.plan:
+        raise ValueError('--plan-gpus needs --plan')
+    data = list(args.data)
+    if args.resume:
+        ckpt = resolve_checkpoint(args.resume)
+        cfg = TrainConfig.from_dict(load_state(ckpt).extra['train_config'])
+        model_cfg = read_config(str(ckpt))
+    else:
+        cfg = config_from_args(args)
+        model_cfg = read_config(args.init) if args.init else preset_config(args.preset)
+        if cfg.use_state:
+            model_cfg = with_state_input(model_cfg, data)
+    cameras, tokens = _data_shape(data) if data else (2, DEFAULT_TOKENS)
+    plan = plan_for_run(model_cfg, cfg, args.plan_gpus, tokens, cameras)
+    return plan_markdown(plan, 'deer-ros ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]))
+
+
+def _data_shape(paths: List[str]) -> Tuple[int, int]:
+    """(cameras, longest prompt in tokens) of the recordings, from their metadata only."""
+    import json
+
+    from deer_ros.data.recording import list_episodes, read_info
+    from deer_ros.model.tokenizer import load_tokenizer, prompt
+    tokenizer = load_tokenizer()
+    cameras = {1 if read_info(p).gripper_size is None else 2 for p in paths}
+    if len(cameras) != 1:
+        raise ValueError('the recordings mix one and two cameras')
+    instructions = {json.loads(e.with_suffix('.json').read_text())['instruction']
+                    for p in paths for e in list_episodes(p)}
+    tokens = max(len(tokenizer(prompt(i, tokenizer.eos_token))['input_ids'])
+                 for i in instructions)
+    return cameras.pop(), tokens
 
 
 def _run_dir(resume: str) -> pathlib.Path:

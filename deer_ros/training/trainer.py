@@ -17,6 +17,7 @@ from deer_ros.training.config import TrainConfig
 from deer_ros.training.data import WindowDataset
 from deer_ros.training.distributed import Context, barrier, mean_over_ranks, sync_batch_norm
 from deer_ros.training.forward import media_token
+from deer_ros.training.loader import StepBatches
 from deer_ros.training.objective import MultiExitObjective
 from deer_ros.training.optim import (apply_lr, param_groups, set_trainable, step_seeds,
                                      warmup_factor)
@@ -44,6 +45,7 @@ class MultiExitTrainer:
         self.state = state or TrainState()
         self.media_id = media_token(tokenizer)
         self.sampler = StepBatchSampler(len(data), cfg.batch_size, cfg.seed, self.ctx.shard)
+        self.batches = StepBatches(data, self.sampler.indices, cfg.workers)
         set_trainable(model, cfg.freeze)
         keep_frozen_in(model, cfg.precision)
         self.scaler = grad_scaler(self.device, cfg.precision,
@@ -94,7 +96,7 @@ class MultiExitTrainer:
         torch_seed, data_seed = step_seeds(cfg.seed, step)
         torch.manual_seed(torch_seed)
         gen = torch.Generator().manual_seed(data_seed)
-        batch = self.data.batch(self.sampler.indices(step)).to(self.device)
+        batch = self.batches.get(step).to(self.device)
         self.model.train()
         in_phase = step if phase == 'joint' else step - cfg.joint_steps
         lr = apply_lr(self.optimizer, warmup_factor(in_phase, cfg.warmup_steps))
@@ -173,4 +175,5 @@ class MultiExitTrainer:
                     on_save(step_dir(run_dir, step))
                 self.save(run_dir, metadata)
         bar.close()
+        self.batches.close()
         return self.state.history
