@@ -12,6 +12,8 @@
                                   per-exit phases per precision, memory budgets live, fidelity,
                                   node at DeeR budgets, compiled vs eager (docs/performance.md)
 
+Training memory per GPU (weights, gradients, AdamW, activations): `deer-ros train --plan`.
+
 Each prints markdown and, with --out DIR (default runs/bench), writes <name>.json and <name>.md.
 Random weights; CPU uses the small presets, a GPU machine can run deer-3b / deer-9b.
 """

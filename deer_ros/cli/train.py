@@ -79,12 +79,15 @@ def run(args: argparse.Namespace) -> int:
     """Build or restore the model, train, export; 0 on success."""
     import pathlib
 
+    import shlex
     import sys
 
     from deer_ros.training.runner import plan_from_args, train_from_args
     if args.plan or args.plan_gpus is not None:
+        from deer_ros.bench.plan_report import plan_markdown
+        command = 'deer-ros ' + ' '.join(shlex.quote(a) for a in sys.argv[1:])
         try:
-            print(plan_from_args(args))
+            print(plan_markdown(plan_from_args(args), command))
         except ValueError as exc:
             print(f'deer-ros train --plan: {exc}', file=sys.stderr)
             return 2

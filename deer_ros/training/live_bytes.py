@@ -2,8 +2,9 @@
 
 `LiveBytes` follows every storage the dispatched ops create and notices when it is freed
 (a weak reference to the storage itself, as torch.multiprocessing's StorageWeakRef holds, so
-views and tensors autograd saves in C++ count correctly). Under torch's FakeTensorMode nothing is allocated, so a training step of deer-9b
-is counted on a laptop: the plan's activation figure is this count, not a formula.
+views and tensors autograd saves in C++ count correctly). Under torch's FakeTensorMode nothing
+is allocated, so a training step of deer-9b is counted on a laptop: the plan's activation
+figure is this count, not a formula.
 
 `cpu_peak_bytes` measures what the CPU allocator really handed out, from the profiler's
 allocation events (their running total), for the check of the plan against a real step.

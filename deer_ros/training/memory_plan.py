@@ -20,20 +20,19 @@ DDP replicates all of it (plus, with gradient buckets that are not views of the 
 one more fp32 copy of the gradients); FSDP divides weights, gradients and AdamW state by the
 world size and gathers at most two layers' full weights at a time.
 Autocast runs on the CPU's dispatch rules here (no GPU is needed): the CUDA rules differ in a
-few ops (e.g. layer norm kept in fp32), so half-precision activations are approximate.
+few ops (e.g. layer norm kept in fp32), so half-precision activations are approximate. DDP's
+gradient buckets (gradient_as_bucket_view off, torch's default, as the trainer uses it) hold
+one more fp32 copy of the gradients: counted in the DDP column.
 """
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import torch
 
 from deer_ros.training.config import TrainConfig
 
-DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 DEFAULT_TOKENS = 14           # prompt tokens of a typical CALVIN instruction (bench costs)
-_GB = 1024.0 ** 3
 
 
 @dataclass(frozen=True)
@@ -65,25 +64,24 @@ class MemoryPlan:
     backward_peak: int            # the same during backward, new gradients included
     largest_layer_bytes: int      # weights of the largest block (FSDP gathers)
 
-    @property
-    def activation_bytes(self) -> int:
-        """Activations and temporaries at the step's peak (the peak less the fixed state)."""
-        return self.peak_bytes() - self.trainable_bytes - self.frozen_bytes - self.adam_bytes \
-            - self.grad_bytes
+    def layout(self, world: int = 1, fsdp: bool = False) -> Dict[str, int]:
+        """Bytes per GPU by kind, and the peak, for DDP (or one GPU) or FSDP over `world`."""
+        part = (lambda b: math.ceil(b / world) if fsdp else b)    # noqa: E731
+        out = {'trainable': part(self.trainable_bytes), 'frozen': part(self.frozen_bytes),
+               'grads': part(self.grad_bytes), 'adam': part(self.adam_bytes),
+               'buckets': self.grad_bytes if world > 1 and not fsdp else 0,
+               'gathered': 2 * self.largest_layer_bytes if fsdp else 0}
+        fwd = out['grads'] + self.forward_peak               # last step's grads still alive
+        bwd = self.backward_peak - self.grad_bytes + out['grads']
+        step = 2 * out['grads']                              # grads + AdamW's temporary
+        fixed = out['trainable'] + out['frozen'] + out['adam'] + out['buckets'] + out['gathered']
+        out['peak'] = fixed + max(fwd, bwd, step)
+        out['activations'] = out['peak'] - fixed - out['grads']
+        return out
 
-    def peak_bytes(self, world: int = 1, fsdp: bool = False, buckets: bool = False) -> int:
-        """Peak per GPU; world / fsdp shard the state, buckets adds DDP's gradient buckets."""
-        state = self.trainable_bytes + self.frozen_bytes + self.adam_bytes
-        grads = self.grad_bytes
-        gathered = 0
-        if fsdp:
-            state, grads = math.ceil(state / world), math.ceil(grads / world)
-            gathered = 2 * self.largest_layer_bytes
-        fwd = grads + self.forward_peak
-        bwd = self.backward_peak - self.grad_bytes + grads
-        step = grads + self.grad_bytes // (world if fsdp else 1)
-        extra = grads if buckets and world > 1 and not fsdp else 0
-        return state + gathered + extra + max(fwd, bwd, step)
+    def peak_bytes(self, world: int = 1, fsdp: bool = False) -> int:
+        """Peak bytes per GPU of a step."""
+        return self.layout(world, fsdp)['peak']
 
 
 def plan_memory(model_cfg: Any, cfg: TrainConfig, inputs: PlanInputs = PlanInputs()
@@ -93,26 +91,24 @@ def plan_memory(model_cfg: Any, cfg: TrainConfig, inputs: PlanInputs = PlanInput
 
     from deer_ros.model.flamingo import DeerVLA
     from deer_ros.training.optim import set_trainable
-    per_rank = math.ceil(cfg.batch_size / inputs.world_size)
-    dtype = DTYPES[cfg.precision]
+    from deer_ros.training.precision import keep_frozen_in
+    from deer_ros.training.sampling import Shard
+    per_rank = Shard(0, inputs.world_size).local_batch(cfg.batch_size)
     with FakeTensorMode(allow_non_fake_inputs=True):
         model = DeerVLA(model_cfg)
-        set_trainable(model, cfg.freeze)
-        for p in model.parameters():
-            if not p.requires_grad and dtype != torch.float32:
-                p.data = p.data.to(dtype)       # frozen weights in the compute precision
+        set_trainable(model, cfg.freeze)                # as the trainer: the same calls
+        keep_frozen_in(model, cfg.precision)
         params = list(model.parameters())
         trainable = [p for p in params if p.requires_grad]
         frozen = [p for p in params if not p.requires_grad]
-        fwd, bwd = _count_step(model, cfg, per_rank, inputs, dtype)
+        fwd, bwd = _count_step(model, cfg, per_rank, inputs)
     nbytes = (lambda ps: sum(p.numel() * p.element_size() for p in ps))   # noqa: E731
     n_train = sum(p.numel() for p in trainable)
     settings = dict(window=cfg.window, batch_size=cfg.batch_size, batch_per_rank=per_rank,
                     precision=cfg.precision, checkpoint_activations=cfg.checkpoint_activations,
                     freeze=cfg.freeze, world_size=inputs.world_size,
                     prompt_tokens=inputs.prompt_tokens, cameras=inputs.cameras)
-    largest = max(sum(p.numel() * p.element_size() for p in block.parameters())
-                  for block in model.blocks)
+    largest = max(nbytes(block.parameters()) for block in model.blocks)
     return MemoryPlan(model=model_cfg.name, settings=settings, trainable_params=n_train,
                       frozen_params=sum(p.numel() for p in frozen),
                       trainable_bytes=nbytes(trainable), frozen_bytes=nbytes(frozen),
@@ -120,15 +116,21 @@ def plan_memory(model_cfg: Any, cfg: TrainConfig, inputs: PlanInputs = PlanInput
                       backward_peak=bwd, largest_layer_bytes=largest)
 
 
-def _count_step(model: Any, cfg: TrainConfig, batch: int, inputs: PlanInputs,
-                dtype: torch.dtype) -> tuple:
-    """(forward peak, backward peak) bytes of one step on fake tensors."""
+def _count_step(model: Any, cfg: TrainConfig, batch: int, inputs: PlanInputs) -> tuple:
+    """(forward peak, backward peak) bytes of one step on fake tensors.
+
+    The backbone is MultiExitObjective's own code (FrameInputs, run_layers with its
+    checkpointing, exit_features) under the trainer's autocast. The head's random exit draws
+    need real numbers, which fake tensors do not have, so s1 / s2 are copies of one exit's
+    features (same shapes) and the head runs in fp32, as the objective runs it on the CPU.
+    """
     from deer_ros.training.data import Batch
     from deer_ros.training.forward import FrameInputs, exit_features, run_layers
     from deer_ros.training.live_bytes import LiveBytes
-    from deer_ros.training.losses import sequence_losses
+    from deer_ros.training.losses import action_loss
+    from deer_ros.training.precision import autocast
     w, s, tokens = cfg.window, model.cfg.vision.image_size, inputs.prompt_tokens
-    state_dim = model.cfg.head.state_dim
+    state_dim, head = model.cfg.head.state_dim, model.extra_exit
     with LiveBytes() as live:
         frames = [torch.zeros(batch, w, 3, s, s, dtype=torch.uint8)
                   for _ in range(inputs.cameras)]
@@ -136,83 +138,23 @@ def _count_step(model: Any, cfg: TrainConfig, batch: int, inputs: PlanInputs,
                      torch.zeros(batch, tokens, dtype=torch.long),
                      torch.ones(batch, tokens, dtype=torch.bool), torch.zeros(batch, w, 7),
                      torch.zeros(batch, w, state_dim) if state_dim else None)
-        gen = torch.Generator().manual_seed(0)
-        with torch.autocast('cpu', dtype=dtype, enabled=dtype != torch.float32):
-            frame_inputs = FrameInputs(model, data, 0, cfg.shift_pad, gen,
+        with autocast(torch.device('cpu'), cfg.precision):
+            frame_inputs = FrameInputs(model, data, 0, cfg.shift_pad, torch.Generator(),
                                        vision_grad=cfg.freeze == 'none')
-            outputs = run_layers(model, frame_inputs, checkpoint=cfg.checkpoint_activations)
-            features = exit_features(model, outputs, frame_inputs)
-            del outputs
-            drawn = features[0].clone()          # s1 / s2: gathers of the same shape
-            losses = sequence_losses(model.extra_exit, features, drawn, drawn.clone(),
-                                     data.actions, cfg.gripper_weight, data.state)
-            total = torch.stack(list(losses.values())).sum()
-        del features, drawn, losses, frame_inputs
+            outputs = run_layers(model, frame_inputs, recompute=cfg.checkpoint_activations)
+            features = exit_features(model, outputs, frame_inputs).float()   # (E, B, W, d)
+        del outputs, frame_inputs
+        e = features.shape[0]
+        sequences = torch.cat([features.flatten(0, 1), features[0].clone(),
+                               features[-1].clone()])                     # ((E + 2) B, W, d)
+        state = None if data.state is None else data.state.repeat(e + 2, 1, 1)
+        pose, logit, _ = head(head.fuse(sequences, state))
+        total = action_loss(pose, logit, data.actions.repeat(e + 2, 1, 1), cfg.gripper_weight)
+        del features, sequences, pose, logit
         forward = live.mark_peak()
         total.backward()
         backward = live.mark_peak()
     return forward, backward
-
-
-def plan_rows(plan: MemoryPlan, world: int) -> List[List[Any]]:
-    """Table rows (GB) per GPU: one column for 1 GPU, or DDP and FSDP for world > 1."""
-    layouts = [('1 GPU', 1, False)]
-    if world > 1:
-        layouts = [(f'DDP x{world}', world, False), (f'FSDP x{world}', world, True)]
-    gb = (lambda b: round(b / _GB, 3))   # noqa: E731
-
-    def shard(b: int, fsdp: bool, w: int) -> float:
-        return gb(math.ceil(b / w)) if fsdp else gb(b)
-    rows = [['trainable weights (fp32)'] + [shard(plan.trainable_bytes, f, w)
-                                            for _, w, f in layouts],
-            [f"frozen weights ({_frozen_dtype(plan)})"] + [shard(plan.frozen_bytes, f, w)
-                                                           for _, w, f in layouts],
-            ['gradients (fp32)'] + [shard(plan.grad_bytes, f, w) for _, w, f in layouts],
-            ['AdamW moments (2 x fp32)'] + [shard(plan.adam_bytes, f, w)
-                                            for _, w, f in layouts],
-            ['activations + temporaries at the peak'] + [
-                gb(plan.peak_bytes(w, f) - _state(plan, w, f)) for _, w, f in layouts],
-            ['**peak per GPU**'] + [gb(plan.peak_bytes(w, f)) for _, w, f in layouts]]
-    return [['', *[name for name, _, _ in layouts]]] + rows
-
-
-def _state(plan: MemoryPlan, world: int, fsdp: bool) -> int:
-    total = plan.trainable_bytes + plan.frozen_bytes + plan.adam_bytes + plan.grad_bytes
-    return math.ceil(total / world) if fsdp else total
-
-
-def _frozen_dtype(plan: MemoryPlan) -> str:
-    return 'fp32' if plan.settings['precision'] == 'fp32' else plan.settings['precision']
-
-
-def plan_markdown(plan: MemoryPlan, command: str = '') -> str:
-    """The plan as a markdown table with its settings."""
-    from deer_ros.bench.report import table
-    s = plan.settings
-    rows = plan_rows(plan, s['world_size'])
-    head = (f"### Memory plan: {plan.model}, window {s['window']}, global batch "
-            f"{s['batch_size']} ({s['batch_per_rank']} per GPU), {s['precision']}, "
-            f"activation checkpointing {'on' if s['checkpoint_activations'] else 'off'}, "
-            f"freeze {s['freeze']}, {s['cameras']} camera(s), {s['prompt_tokens']} prompt "
-            f"tokens")
-    lines = [head, '']
-    if command:
-        lines += [f'- command: `{command}`']
-    lines += [f'- weights: {plan.trainable_params / 1e6:.1f} M trainable, '
-              f'{plan.frozen_params / 1e6:.1f} M frozen; GB = 2^30 bytes',
-              '- counted by running one training step on fake tensors (no memory used); '
-              'DDP gradient buckets not included (0 with gradient_as_bucket_view)', '',
-              table(rows[0], rows[1:])]
-    return '\n'.join(lines)
-
-
-def plan_dict(plan: MemoryPlan) -> Dict[str, Any]:
-    """JSON-ready plan with the peaks of each layout."""
-    out = dataclasses.asdict(plan)
-    world = plan.settings['world_size']
-    out['peak_bytes'] = {'one_gpu': plan.peak_bytes(),
-                         'ddp': plan.peak_bytes(world), 'fsdp': plan.peak_bytes(world, True)}
-    return out
 
 
 def plan_for_run(model_cfg: Any, cfg: TrainConfig, world_size: Optional[int] = None,

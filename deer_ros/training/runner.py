@@ -188,18 +188,15 @@ def record_run(state: TrainState, world_size: int, precision: str) -> None:
     state.extra.update(world_size=world_size, precision=precision)
 
 
-def plan_from_args(args: argparse.Namespace) -> str:
-    """The memory plan of the run these arguments describe (markdown); loads no weights.
+def plan_from_args(args: argparse.Namespace) -> Any:
+    """The MemoryPlan of the run these arguments describe; loads no weights.
 
     The model config comes from the preset, --init's or --resume's checkpoint; cameras and
     prompt length from the recordings when given.
     """
-    import shlex
-    import sys
-
     from deer_ros.model.build import preset_config
     from deer_ros.model.checkpoint import read_config
-    from deer_ros.training.memory_plan import DEFAULT_TOKENS, plan_for_run, plan_markdown
+    from deer_ros.training.memory_plan import DEFAULT_TOKENS, plan_for_run
     if args.plan_gpus is not None and not args.plan:
         raise ValueError('--plan-gpus needs --plan')
     data = list(args.data)
@@ -213,8 +210,7 @@ def plan_from_args(args: argparse.Namespace) -> str:
         if cfg.use_state:
             model_cfg = with_state_input(model_cfg, data)
     cameras, tokens = _data_shape(data) if data else (2, DEFAULT_TOKENS)
-    plan = plan_for_run(model_cfg, cfg, args.plan_gpus, tokens, cameras)
-    return plan_markdown(plan, 'deer-ros ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]))
+    return plan_for_run(model_cfg, cfg, args.plan_gpus, tokens, cameras)
 
 
 def _data_shape(paths: List[str]) -> Tuple[int, int]:
