@@ -32,10 +32,22 @@ their gradients and AdamW's state stay fp32; fp16 adds loss scaling (GradScaler)
 frozen by --freeze are kept in the compute precision. --checkpoint-activations recomputes
 each language-model layer in the backward pass instead of storing its activations.
 
+Data larger than memory: each recording's frames are resized once into a cache on disk (a
+.deer_cache folder inside it, or --cache-dir; rebuilt when the recording changes) and
+--workers DataLoader processes read the next batches from it while a step trains; the
+trainer's memory does not grow with the dataset, and any --workers gives the same batches.
+
+Memory plan: --plan prints, per GPU, the weights, gradients, AdamW state and activations of a
+step of the run described (preset or --init / --resume checkpoint, --window, --batch-size,
+--freeze, --precision, --checkpoint-activations; --plan-gpus N for DDP / FSDP over N GPUs),
+counted on fake tensors at full size, without allocating anything, and exits.
+
 Examples:
   deer-ros train runs/demos-tiny --preset tiny -o runs/train-tiny --export models/tiny-metaworld
   torchrun --nproc-per-node 8 -m deer_ros.cli train DATA --init models/deer-3b \
       --freeze deer --batch-size 32 --precision bf16 --checkpoint-activations -o runs/ft
+  deer-ros train --preset deer-3b --freeze deer --batch-size 32 --precision fp16 \
+      --plan --plan-gpus 8
 """
 import argparse
 

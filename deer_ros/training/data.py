@@ -100,12 +100,12 @@ class MemoryFrames:
             episodes = tqdm(episodes, desc='load episodes', unit='ep')
         self.episodes: List[EpisodeFrames] = []
         self._frames: Dict[str, List[torch.Tensor]] = {'static': [], 'gripper': []}
-        actions, states, cams = [], [], set()
+        actions, states, cams, first = [], [], set(), 0
         for ep in episodes:
             if len(ep) < window:
                 continue
-            self.episodes.append(EpisodeFrames(len(ep), ep.instruction,
-                                               sum(len(a) for a in actions)))
+            self.episodes.append(EpisodeFrames(len(ep), ep.instruction, first))
+            first += len(ep)
             self._frames['static'].append(resize_frames(ep.static, vision))
             if ep.gripper is not None:
                 self._frames['gripper'].append(resize_frames(ep.gripper, vision))

@@ -12,10 +12,13 @@ deer_ros.training.data.resize_frames) and stored beside it:
 
 The key is the source files (name, size, mtime of every episode's .npz and .json) plus the
 preprocessing settings (image size, resize version): when either changes, the cache is rebuilt;
-otherwise nothing of the recording is read again. A window is read with one positioned read
-of W consecutive frames (no memory map: its pages would count in the reader's RSS), so a
-reader holds only the windows it is collating, whatever the recording's size.
+otherwise nothing of the recording is read again. Processes opening one cache at once (the
+ranks of a torchrun job) take a file lock: one builds, the others then find it complete.
+A window is read with one positioned read of W consecutive frames (no memory map: its pages
+would count in the reader's RSS), so a reader holds only the windows it is collating,
+whatever the recording's size.
 """
+import fcntl
 import hashlib
 import json
 import os
@@ -32,6 +35,7 @@ from deer_ros.training.data import EpisodeFrames, resize_frames
 CACHE_VERSION = 1          # bump when the preprocessing or the layout changes
 CACHE_DIR = '.deer_cache'
 MANIFEST = 'manifest.json'
+LOCK = 'build.lock'
 CACHE_DIR_HELP = ('where the preprocessed frames are cached (default: a .deer_cache folder '
                   'inside each recording); written once, rebuilt when a recording changes')
 
@@ -95,9 +99,16 @@ def open_cache(recording: str, vision: VisionConfig, cache_dir: Optional[str] = 
     source = pathlib.Path(recording)
     key = cache_key(source, vision.image_size)
     root = cache_path(source, vision.image_size, cache_dir)
-    manifest = _read_manifest(root)
-    if manifest is None or manifest['key'] != key:
-        manifest = _build(source, root, key, vision, progress)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f'cannot write the frame cache at {root} ({exc}); give --cache-dir') \
+            from exc
+    with open(root / LOCK, 'a') as lock:          # torchrun ranks: one builds, the rest wait
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = _read_manifest(root)
+        if manifest is None or manifest['key'] != key:
+            manifest = _build(source, root, key, vision, progress)
     return FrameCache(root, manifest)
 
 
@@ -112,11 +123,6 @@ def _build(source: pathlib.Path, root: pathlib.Path, key: Dict[str, Any],
            vision: VisionConfig, progress: bool) -> Dict[str, Any]:
     """Resize every episode once, one at a time, and write the cache; manifest last."""
     from tqdm import tqdm
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OSError(f'cannot write the frame cache at {root} ({exc}); give --cache-dir') \
-            from exc
     (root / MANIFEST).unlink(missing_ok=True)
     paths = list_episodes(source)
     episodes: List[Dict[str, Any]] = []

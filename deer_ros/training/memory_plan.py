@@ -1,28 +1,29 @@
 """What a training step needs per GPU, known before anything is allocated.
 
 The model is built under torch's FakeTensorMode (shapes and dtypes, no storage) from the real
-config, and one training step of the trainer's own forward pieces (FrameInputs, run_layers,
-exit_features, sequence_losses) runs forward and backward on fake tensors of the real batch
-shape while deer_ros.training.live_bytes counts the bytes alive after every op. So the
-activation figure is counted at full size, op by op (vision tower per frame and camera,
-perceiver, every language-model layer with its cross-attention, head and loss), including the
-autocast weight copies and the temporaries of the backward pass, not scaled from a small model.
+config, and one training step of the trainer's own pieces (FrameInputs, run_layers with its
+checkpointing, exit_features, the head and loss, under the step's autocast) runs forward and
+backward on fake tensors of the real batch shape while deer_ros.training.live_bytes counts the
+bytes alive after every op. So the activation figure is counted at full size, op by op (vision
+tower per frame and camera, perceiver, every language-model layer with its cross-attention,
+head and loss), including autocast's weight copies and the backward pass's temporaries, not
+scaled from a small model.
 
 Parameters, gradients and AdamW state are exact sums over the fake parameters:
   trainable weights  fp32 (the master copy under bf16 / fp16 autocast: no second copy)
-  frozen weights     fp32, or the compute precision under bf16 / fp16
+  frozen weights     fp32, or the compute precision under bf16 / fp16 (keep_frozen_in)
   gradients          fp32, trainable only; the previous step's are still alive during the
                      forward pass (the trainer zeroes them after it), so they count at the peak
   AdamW              2 fp32 moments per trainable weight; its foreach step adds one fp32
                      temporary per trainable weight (sqrt of the second moment)
 Peak = weights + AdamW + max(grads + forward peak, backward peak, grads + AdamW temporary).
-DDP replicates all of it (plus, with gradient buckets that are not views of the gradients,
-one more fp32 copy of the gradients); FSDP divides weights, gradients and AdamW state by the
-world size and gathers at most two layers' full weights at a time.
-Autocast runs on the CPU's dispatch rules here (no GPU is needed): the CUDA rules differ in a
-few ops (e.g. layer norm kept in fp32), so half-precision activations are approximate. DDP's
-gradient buckets (gradient_as_bucket_view off, torch's default, as the trainer uses it) hold
-one more fp32 copy of the gradients: counted in the DDP column.
+DDP replicates all of it plus its gradient buckets (gradient_as_bucket_view off, torch's
+default, as the trainer builds it: one more fp32 copy of the gradients); FSDP divides weights,
+gradients and AdamW state by the world size and gathers at most two layers' full weights at a
+time (an estimate: the trainer offers DDP). Autocast runs on the CPU's dispatch rules here (no
+GPU is needed): CUDA's keep a few more ops (e.g. layer norm) in fp32, so half-precision
+activations on a GPU may be somewhat higher. Scratch buffers allocated inside kernels
+(oneDNN's) are not tensors and are not counted.
 """
 import math
 from dataclasses import dataclass

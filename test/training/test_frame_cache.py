@@ -89,3 +89,41 @@ def test_workers_read_the_same_batches_in_any_order_of_steps(tmp_path):
             _same(ahead.get(step), plain.get(step))
     finally:
         ahead.close()
+
+
+def _open_in_child(rec, queue):
+    try:
+        cache = open_cache(rec, preset_config('tiny').vision)
+        queue.put([cache.frames('static', e, 0, ep.length).sum().item()
+                   for e, ep in enumerate(cache.episodes)])
+    except Exception as exc:                       # reported to the test, not swallowed
+        queue.put(repr(exc))
+
+
+def test_processes_opening_one_cache_at_once_build_it_once(tmp_path, monkeypatch):
+    import multiprocessing
+    import time
+
+    from deer_ros.training import frame_cache
+    rec = str(_recording(tmp_path / 'rec', episodes=6))
+    build, log = frame_cache._build, tmp_path / 'builds.log'
+
+    def slow_logged_build(*args, **kwargs):        # a slow disk: the others arrive meanwhile
+        with open(log, 'a') as f:
+            f.write('build\n')
+        time.sleep(1.0)
+        return build(*args, **kwargs)
+    monkeypatch.setattr(frame_cache, '_build', slow_logged_build)
+    ctx = multiprocessing.get_context('fork')      # the children inherit the patch
+    queue = ctx.Queue()
+    ranks = [ctx.Process(target=_open_in_child, args=(rec, queue)) for _ in range(3)]
+    for p in ranks:
+        p.start()
+    results = [queue.get(timeout=300) for _ in ranks]
+    for p in ranks:
+        p.join(timeout=60)
+    expected = [t.sum().item() for t in
+                (open_cache(rec, preset_config('tiny').vision).frames('static', e, 0, 7 + e)
+                 for e in range(6))]
+    assert results == [expected] * 3
+    assert log.read_text() == 'build\n'           # one built it, two read it
