@@ -1,6 +1,6 @@
 """Training on a dataset far larger than the trainer's memory: its RSS does not grow with it.
 
-Fast: in this process, a cached dataset of ~56 MB of frames read batch by batch through
+Fast: in a fresh process, a cached dataset of ~56 MB of frames read batch by batch through
 DataLoader workers lifts RSS by a few MB, while the in-RAM dataset of the same episodes lifts
 it by the frames (which shows the measurement sees them). Slow: two `deer-ros train` runs in
 fresh processes, identical but for the data (2 episodes, then 60 with ~280 MB of cached
@@ -13,13 +13,9 @@ import sys
 import numpy as np
 import pytest
 
-from deer_ros.data.recording import Episode, iter_episodes, write_episode
+from deer_ros.data.recording import Episode, write_episode
 from deer_ros.model.build import preset_config
-from deer_ros.model.tokenizer import load_tokenizer
-from deer_ros.training.data import WindowDataset
-from deer_ros.training.sampling import batch_indices
 from deer_ros.training.frame_cache import open_cache
-from deer_ros.training.loader import StepBatches
 
 SIZE = 64                        # the `mini` preset's image size: no resize work
 LENGTH = 200
@@ -52,28 +48,43 @@ def _peak_rss_mb(data: str, cache: str, workers: int) -> float:
     return int(out.stdout.split('PEAK_KB')[1].split()[0]) / 1024
 
 
-def _rss_mb() -> float:
-    status = open('/proc/self/status').read().split('VmRSS:')[1]
-    return int(status.split()[0]) / 1024
+_READ = """
+import sys
+from deer_ros.data.recording import iter_episodes
+from deer_ros.model.build import preset_config
+from deer_ros.model.tokenizer import load_tokenizer
+from deer_ros.training.data import WindowDataset
+from deer_ros.training.frame_cache import open_cache
+from deer_ros.training.loader import StepBatches
+from deer_ros.training.sampling import batch_indices
+
+def rss():
+    return int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) / 1024
+
+tok, vision = load_tokenizer(), preset_config('mini').vision
+before = rss()
+data = WindowDataset.from_stores([open_cache(sys.argv[1], vision)], tok, 4)
+batches = StepBatches(data, lambda s: batch_indices(len(data), 8, 0, s), workers=2)
+for step in range(30):
+    assert batches.get(step).static.shape == (8, 4, 3, 64, 64)
+batches.close()
+cached = rss()
+in_ram = WindowDataset(iter_episodes(sys.argv[1]), tok, vision, 4)
+assert len(in_ram) == len(data)
+print('RSS_MB', cached - before, rss() - cached)
+"""
 
 
 def test_cached_dataset_reads_batches_without_holding_the_frames(tmp_path):
     for i in range(12):
         write_episode(tmp_path / 'rec', _episode(i))
-    tok, vision = load_tokenizer(), preset_config('mini').vision
-    open_cache(str(tmp_path / 'rec'), vision)                   # written once, beforehand
+    open_cache(str(tmp_path / 'rec'), preset_config('mini').vision)   # written beforehand
     frames_mb = 12 * LENGTH * 2 * 3 * SIZE * SIZE / 2**20
-    before = _rss_mb()
-    data = WindowDataset.from_stores([open_cache(str(tmp_path / 'rec'), vision)], tok, 4)
-    batches = StepBatches(data, lambda s: batch_indices(len(data), 8, 0, s), workers=2)
-    for step in range(30):
-        assert batches.get(step).static.shape == (8, 4, 3, SIZE, SIZE)
-    batches.close()
-    cached = _rss_mb() - before
-    in_ram = WindowDataset(iter_episodes(tmp_path / 'rec'), tok, vision, 4)
-    held = _rss_mb() - before - cached
-    assert len(in_ram) == len(data)
-    # RAM freed by the earlier reads is reused by the in-RAM load, hence 1/2, not all
+    # a fresh process: RAM freed by earlier work would hide the in-RAM dataset's growth
+    out = subprocess.run([sys.executable, '-c', _READ, str(tmp_path / 'rec')],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    cached, held = (float(v) for v in out.stdout.split('RSS_MB')[1].split())
     assert held > 0.5 * frames_mb, (held, frames_mb)            # the probe sees frames
     assert cached < 0.15 * frames_mb, (cached, frames_mb)
 
