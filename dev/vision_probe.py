@@ -25,7 +25,7 @@ from deer_ros.data.recording import list_episodes, read_episode
 from deer_ros.model.config import preset
 from deer_ros.model.vision import VisionEncoder
 from deer_ros.training.data import normalize
-from dev.pretrain_vision import r2
+from deer_ros.training.vision_pretrain import r2
 
 Arrays = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]   # static, gripper, target, task
 

@@ -180,7 +180,7 @@ class MetaWorldSim:
         """(6,) float32: the task object's and the goal's positions (m, world frame).
 
         Privileged simulator knowledge (MetaWorld's observation 4:7 and its last 3), for
-        training-only targets such as dev/pretrain_vision.py; a real robot has no such input.
+        training-only targets such as `deer-ros pretrain-vision`; a real robot has no such input.
         """
         if self._obs_vec is None:
             raise RuntimeError('call reset(task, seed) first')
