@@ -257,6 +257,18 @@ def _mini2() -> DeerConfig:
                    head=replace(cfg.head, feature_norm='batch'))
 
 
+def _mini2_xattn4() -> DeerConfig:
+    """`mini2` with cross-attention at every 4th layer (3, 7, 11), as OpenFlamingo-9B places it.
+
+    For the depth suite (issue 25): with cross-attention in every layer the first exit already
+    has both hops (colour word -> image, image -> the read token) and `mini` did all its work
+    in layers 0-1. Here exit 0 (after layer 1) sees no image at all, only the instruction and
+    the robot state, so a frame that needs the scene must go deeper; exits 1.. see it.
+    """
+    cfg = _mini2()
+    return replace(cfg, name='mini2-xattn4', lm=replace(cfg.lm, cross_attn_every=4))
+
+
 def _deer_3b() -> DeerConfig:
     return DeerConfig(name='deer-3b', lm=LMConfig(alibi_slopes='mosaic_gpt'),
                       exit_layers=default_exits(12))
@@ -267,8 +279,8 @@ def _deer_9b() -> DeerConfig:
     return DeerConfig(name='deer-9b', lm=lm, exit_layers=default_exits(16))
 
 
-PRESETS = {'tiny': _tiny, 'mini': _mini, 'mini2': _mini2, 'small': _small, 'deer-3b': _deer_3b,
-           'deer-9b': _deer_9b}
+PRESETS = {'tiny': _tiny, 'mini': _mini, 'mini2': _mini2, 'mini2-xattn4': _mini2_xattn4,
+           'small': _small, 'deer-3b': _deer_3b, 'deer-9b': _deer_9b}
 
 
 def preset(name: str, vocab_size: Optional[int] = None) -> DeerConfig:

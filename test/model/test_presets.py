@@ -46,3 +46,20 @@ def test_unknown_config_fields_are_rejected():
     data['lm']['qk_layernorm'] = True
     with pytest.raises(ValueError, match='qk_layernorm'):
         DeerConfig.from_dict(data)
+
+
+def test_mini2_xattn4_first_exit_sees_no_image_and_the_second_does():
+    """The depth suite's preset: cross-attention only before layers 3, 7, 11 (issue 25)."""
+    torch.manual_seed(0)
+    model = DeerVLA(preset_config('mini2-xattn4')).eval()
+    assert [i for i, b in enumerate(model.blocks) if b.gated_cross_attn_layer is not None] \
+        == [3, 7, 11]
+    ids = torch.tensor([[5, 7, 9, 11]])
+    size = model.cfg.vision.image_size
+    images = [torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(s))
+              for s in (1, 2)]
+    with torch.no_grad():
+        a, b = (model(ids, 9, image, image) for image in images)
+    first, second = model.cfg.exit_layers[:2]
+    assert torch.equal(a[first], b[first])              # exit 0: instruction only
+    assert not torch.allclose(a[second], b[second])     # exit 1: after layer 3's xattn
