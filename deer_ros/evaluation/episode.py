@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from deer_ros.evaluation.phases import PhaseLabeller, run_length, Runs
 from deer_ros.ros_io.action_mapping import command_to_action, map_action
 from deer_ros.ros_io.settings import NodeSettings
 
@@ -31,6 +32,7 @@ class EpisodeResult:
     latency_ms: List[float] = field(default_factory=list)      # engine latency per action
     ended_by: str = ''             # 'success' | 'max_steps' | 'hold' | 'wrong_target'
     instruction: str = ''          # what the policy was told (the control: another target's)
+    phases: Runs = field(default_factory=list)   # run-length [[phase, actions], ...] (phases.py)
     frames: Optional[List[np.ndarray]] = None                   # static frames (keep_frames)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -54,7 +56,8 @@ def run_episode(sim: Any, engine: Any, task: str, seed: int, config_name: str = 
     A non-finite model action (the node would publish a hold and the sim would not step) ends
     the episode as a failure with ended_by='hold'. instruction 'shuffled' tells the engine
     another target's instruction (sim.control_instruction); the scene and its success test
-    stay the episode's.
+    stay the episode's. Each action is labelled with its phase (deer_ros.evaluation.phases)
+    from the state it was chosen in and its own gripper command.
     """
     settings = settings or NodeSettings()
     obs = sim.reset(task, seed)
@@ -63,7 +66,11 @@ def run_episode(sim: Any, engine: Any, task: str, seed: int, config_name: str = 
     result = EpisodeResult(config_name, obs.task, int(seed), False, 0,
                            float(engine.full_gflops), instruction=told,
                            frames=[obs.static] if keep_frames else None)
+    labels: List[str] = []
+    labeller = PhaseLabeller(sim.spec.moves_object)
+    closed = False
     while not sim.done:
+        hand, obj = obs.state[:3], sim.object_and_goal()[:3]
         record = engine.step(obs.static, obs.gripper if use_gripper_camera else None,
                              t_received=time.monotonic(), state=obs.state)
         result.gflops.append(float(record.gflops))
@@ -73,10 +80,13 @@ def run_episode(sim: Any, engine: Any, task: str, seed: int, config_name: str = 
         result.latency_ms.append(float(record.latency_ms))
         command = map_action(record.action, settings)
         if command.hold:
+            labels.append(labeller.label(hand, obj, closed))
             result.ended_by = 'hold'
             break
         action = command_to_action(command.translation, command.rotation, command.gripper,
                                    settings.action)
+        closed = bool(action[6] < 0.0)    # 7-D convention: -1 close
+        labels.append(labeller.label(hand, obj, closed))
         step = sim.step(action)
         obs = step.observation
         if 'wrong_target' in step.info:
@@ -84,6 +94,7 @@ def run_episode(sim: Any, engine: Any, task: str, seed: int, config_name: str = 
         if keep_frames:
             result.frames.append(obs.static)
     result.success, result.steps = bool(sim.success), int(sim.steps)
+    result.phases = run_length(labels)
     if not result.ended_by:
         result.ended_by = 'success' if sim.success else 'max_steps'
     return result

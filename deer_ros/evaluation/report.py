@@ -5,9 +5,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deer_ros.evaluation.control import control_checks, control_lines
 from deer_ros.evaluation.episode import EpisodeResult
+from deer_ros.evaluation.phase_report import phase_section
 from deer_ros.evaluation.suite import EvalConfig
 from deer_ros.evaluation.summary import (ConfigSummary, CurveCheck, TargetCheck,
                                          against_fixed_curve)
+from deer_ros.sim.tasks import DEPTH_SUITE
 
 STYLE = {'full': ('black', 's'), 'fixed': ('tab:gray', 'o'), 'deer': ('tab:blue', 'D'),
          'online': ('tab:orange', '^'), 'skip': ('tab:green', 'v'),
@@ -195,14 +197,18 @@ def write_outputs(out_dir: pathlib.Path, results: Sequence[EpisodeResult],
                    'summaries': [s.to_dict() for s in summaries],
                    'target': [c.__dict__ for c in checks],
                    'episodes': [r.to_dict() for r in results]}, stream, indent=1)
-    paths['markdown'].write_text(markdown(summaries, configs, checks, header) + '\n')
+    paths['markdown'].write_text(markdown(summaries, configs, checks, header, results) + '\n')
     plot(summaries, configs, paths['plot'], title)
     return paths
 
 
 def markdown(summaries: Sequence[ConfigSummary], configs: Sequence[EvalConfig],
-             checks: Sequence[TargetCheck], header: Optional[Dict[str, Any]] = None) -> str:
-    """The whole summary as markdown (header lines, tables, verdict)."""
+             checks: Sequence[TargetCheck], header: Optional[Dict[str, Any]] = None,
+             results: Sequence[EpisodeResult] = ()) -> str:
+    """The whole summary as markdown (header lines, tables, verdict).
+
+    With results from depth-suite tasks that carry phases, a "Depth per phase" section follows.
+    """
     parts = []
     for key, value in (header or {}).items():
         parts.append(f'- {key}: {value}')
@@ -218,4 +224,6 @@ def markdown(summaries: Sequence[ConfigSummary], configs: Sequence[EvalConfig],
     if controls:
         parts += ['', '### Shuffled-instruction control (language-conditioned tasks)', '',
                   control_lines(control_checks(summaries, controls))]
+    if any(r.phases and r.task in DEPTH_SUITE for r in results):
+        parts += ['', phase_section(results, configs)]
     return '\n'.join(parts)

@@ -69,6 +69,11 @@ class TaskSpec:
         return self.base_env or self.env_name
 
     @property
+    def moves_object(self) -> bool:
+        """Whether success means moving an object (reach tasks move only the hand)."""
+        return not self.metaworld_env.startswith('reach')
+
+    @property
     def targets(self) -> int:
         """How many targets the instruction chooses from (1: not language-conditioned)."""
         return len(self.goals.colours) if self.goals is not None else 1

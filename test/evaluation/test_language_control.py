@@ -5,9 +5,7 @@ expert behind the engine interface: told another target's instruction it goes th
 control's construction holds (<= 1/k for any instruction-following policy, here 0).
 """
 import json
-from dataclasses import dataclass
 
-import numpy as np
 import pytest
 
 from deer_ros.cli import main
@@ -17,33 +15,9 @@ from deer_ros.evaluation.suite import build_suite, default_families
 from deer_ros.evaluation.summary import summarise_all
 from deer_ros.sim.metaworld_sim import MetaWorldSim, SimConfig
 from deer_ros.sim.tasks import get_task
+from expert_engine import ExpertEngine
 
 LANGUAGE_TASKS = ['push-color-v3', 'reach-color-v3']
-
-
-@dataclass
-class _Record:
-    action: np.ndarray
-    gflops: float = 0.0
-    layers_executed: int = 0
-    layers_skipped: int = 0
-    exit_index: int = 0
-    latency_ms: float = 0.0
-
-
-class ExpertEngine:
-    """The scripted expert behind InferenceEngine's reset/step: follows what it is told."""
-
-    full_gflops = 1.0
-
-    def __init__(self, sim):
-        self.sim, self.instruction = sim, ''
-
-    def reset(self, instruction):
-        self.instruction = instruction
-
-    def step(self, static, gripper, t_received=0.0, state=None):
-        return _Record(self.sim.expert_action(self.instruction))
 
 
 def test_control_family_joins_only_for_language_tasks():
